@@ -1,0 +1,1 @@
+"""Code shared by the three ML services: artifacts, serving, prediction log, drift, C/C gates."""
