@@ -1,0 +1,1 @@
+"""NLPInsight: three-class financial-news sentiment with TF-IDF and logistic regression."""
