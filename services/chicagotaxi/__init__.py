@@ -1,0 +1,1 @@
+"""ChicagoTaxi: hourly trip demand per community area from lag features, temporal split."""
