@@ -1,0 +1,187 @@
+"""The HTTP application: `create_app(settings)` wires routers, errors, limits and health."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from controlplane.adapters.base import MetricsSource
+from controlplane.audit import routes as audit_routes
+from controlplane.audit.models import AuditHead
+from controlplane.clock import Clock
+from controlplane.config import Settings
+from controlplane.context import AppContext, build_context
+from controlplane.errors import ControlPlaneError, PayloadTooLarge
+from controlplane.identity import routes as identity_routes
+from controlplane.incident import routes as incident_routes
+from controlplane.policy import routes as policy_routes
+from controlplane.risk import routes as risk_routes
+
+log = logging.getLogger(__name__)
+
+ROUTERS = (
+    policy_routes.router,
+    risk_routes.router,
+    incident_routes.router,
+    audit_routes.router,
+    identity_routes.router,
+)
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit before they are read into memory (413)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(self.max_bytes)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise PayloadTooLarge(
+                    f"request body over {self.max_bytes} bytes", {"limit_bytes": self.max_bytes}
+                )
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    error = PayloadTooLarge(f"request body over {limit} bytes", {"limit_bytes": limit})
+    return JSONResponse(error.to_json(), status_code=error.status)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        errors.append({"field": ".".join(loc), "reason": err.get("msg", "invalid")})
+    return errors
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ControlPlaneError)
+    async def _ours(_: Request, exc: ControlPlaneError) -> JSONResponse:
+        return JSONResponse(exc.to_json(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _validation_details(exc)
+        malformed = any(e["reason"].startswith("JSON decode error") for e in details)
+        code, status = ("malformed_json", 400) if malformed else ("invalid_request", 422)
+        first = details[0] if details else {"field": "", "reason": "invalid"}
+        body = {
+            "error": {
+                "code": code,
+                "message": f"{first['field'] or 'request'}: {first['reason']}",
+                "details": {"errors": details},
+            }
+        }
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = {"error": {"code": code, "message": str(exc.detail), "details": {}}}
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _db(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.error("database error: %s", exc.__class__.__name__)
+        body = {
+            "error": {
+                "code": "unavailable",
+                "message": "the database is unavailable; nothing was changed",
+                "details": {"cause": exc.__class__.__name__},
+            }
+        }
+        return JSONResponse(body, status_code=503)
+
+
+def _install_ops_routes(app: FastAPI, ctx: AppContext) -> None:
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz() -> JSONResponse:
+        """Readiness: database reachable, audit head writable (locked), a policy loaded."""
+        checks: dict[str, str] = {}
+        try:
+            with Session(ctx.engine) as session:
+                conn = session.connection()
+                conn.execute(text("SELECT 1"))
+                head = AuditHead.__table__  # type: ignore[attr-defined]
+                conn.execute(select(head.c.seq).where(head.c.id == 1).with_for_update()).one()
+                session.rollback()
+            checks["database"] = checks["audit"] = "ok"
+        except SQLAlchemyError as exc:
+            checks["database"] = checks["audit"] = f"failed: {exc.__class__.__name__}"
+        checks["policy"] = "ok" if ctx.policies.current() else f"none: {ctx.policies.last_error}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    def metrics() -> Response:
+        """Prometheus metrics of the plane."""
+        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    metrics_source: MetricsSource | None = None,
+) -> FastAPI:
+    """Build the plane: connect and migrate, then mount every router."""
+    ctx = build_context(settings, clock=clock, metrics_source=metrics_source)
+    app = FastAPI(
+        title="ML ops control plane",
+        version="0.1.0",
+        description="Decides AUTO / CONSULT / STOP for every operational action, "
+        "explains why, and records it in a hash-chained audit log.",
+    )
+    app.state.ctx = ctx
+    _install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    _install_ops_routes(app, ctx)
+
+    @app.middleware("http")
+    async def _timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        ctx.metrics.requests.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - start
+        )
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # type: ignore[arg-type]
+    return app

@@ -1,0 +1,82 @@
+"""Settings from CONTROLPLANE_* environment variables (§11); never built at import time."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from controlplane.risk.signals import parse_on_hours
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class Settings(BaseSettings):
+    """Everything the plane reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CONTROLPLANE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8700, ge=1, le=65535)
+    state_dir: Path = Path(".controlplane")
+    database_url: str | None = None
+    policy_dir: Path = Path("policies")
+    playbook_dir: Path = Path("playbooks")
+    prometheus_url: str | None = None
+    prometheus_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    prometheus_bearer_token: SecretStr | None = None
+    workload_backend: Literal["local", "kubernetes"] = "local"
+    signal_cache_ttl_s: float = Field(default=60.0, ge=0, le=3600)
+    signal_local_ttl_s: float = Field(default=2.0, ge=0, le=60)
+    on_hours_utc: str = "08-18"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    allow_remote: bool = False
+    audit_checkpoint_every: int = Field(default=1000, ge=1)
+
+    @field_validator("on_hours_utc")
+    @classmethod
+    def _valid_on_hours(cls, value: str) -> str:
+        parse_on_hours(value)
+        return value
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("prometheus_url must start with http:// or https://")
+        return value or None
+
+    @model_validator(mode="after")
+    def _loopback_unless_allowed(self) -> Settings:
+        if self.host not in _LOOPBACK and not self.allow_remote:
+            raise ValueError(
+                f"host {self.host!r} is not loopback; set CONTROLPLANE_ALLOW_REMOTE=true to "
+                "listen beyond 127.0.0.1 (and put TLS in front)"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured database, or SQLite in the state folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.state_dir / 'controlplane.db').resolve()}"
+
+    @property
+    def admin_token_path(self) -> Path:
+        """Where the first start leaves the admin token for the local CLI (mode 0600)."""
+        return self.state_dir / "admin.token"
+
+    @property
+    def on_hours(self) -> tuple[int, int]:
+        """The validated on-hours window."""
+        return parse_on_hours(self.on_hours_utc)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the process environment, built once on first use."""
+    return Settings()

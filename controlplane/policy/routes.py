@@ -1,0 +1,63 @@
+"""Decisions and policy endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from controlplane.deps import CtxDep, CurrentPrincipal, SessionDep, Viewer
+from controlplane.identity import service as identity
+from controlplane.policy import service as decisions
+from controlplane.policy.service import DecisionOut, DecisionRequest
+
+router = APIRouter(prefix="/v1", tags=["decisions"])
+
+
+@router.post("/decisions", response_model=DecisionOut)
+def create_decision(
+    body: DecisionRequest, session: SessionDep, ctx: CtxDep, principal: CurrentPrincipal
+) -> DecisionOut:
+    """Decide AUTO / CONSULT / STOP for an operation, with reasons; recorded unless dry-run."""
+    identity.require(principal, "viewer" if body.dry_run else "operator")
+    out = decisions.decide(session=session, ctx=ctx, principal=principal, request=body)
+    session.commit()
+    return out
+
+
+@router.get("/decisions/{decision_id}")
+def get_decision(decision_id: str, session: SessionDep, _: Viewer) -> dict[str, Any]:
+    """A recorded decision as its audit record."""
+    return decisions.find_recorded(session=session, decision_id=decision_id)
+
+
+class PolicyInfo(BaseModel):
+    """The loaded policy: version, operations and their base modes, last refusal."""
+
+    version: str | None
+    directory: str
+    last_error: str | None
+    operations: dict[str, dict[str, str]]
+    signals: list[str]
+
+
+@router.get("/policies", response_model=PolicyInfo)
+def get_policies(ctx: CtxDep, _: Viewer) -> PolicyInfo:
+    """Which policy is in force and what it says per operation and environment."""
+    status = ctx.policies.status()
+    policy = ctx.policies.current()
+    operations: dict[str, dict[str, str]] = {}
+    signals: list[str] = []
+    if policy is not None:
+        index = policy.index()
+        for (operation, env), entry in sorted(index.entries.items()):
+            operations.setdefault(operation, {})[env.value] = entry.base.name
+        signals = sorted(policy.signals.signals)
+    return PolicyInfo(
+        version=status.version,
+        directory=status.directory,
+        last_error=status.last_error,
+        operations=operations,
+        signals=signals,
+    )

@@ -1,0 +1,123 @@
+"""Decision use case: gather live signals, run the pure engine, audit the answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlmodel import Session
+
+from controlplane.audit import service as audit
+from controlplane.context import AppContext
+from controlplane.errors import NotFound
+from controlplane.identity.models import Principal
+from controlplane.policy import engine
+from controlplane.policy.models import Decision, DecisionInput, Environment, Mode, SignalView
+from controlplane.risk.signals import SignalReading
+
+NO_POLICY_VERSION = "0" * 64
+
+
+class DecisionRequest(BaseModel):
+    """Ask the plane what mode an operation gets (the actor is the caller)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operation: str = Field(min_length=1, max_length=128, pattern=r"^[a-z0-9][a-z0-9._:-]*$")
+    environment: Environment
+    service: str | None = Field(default=None, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")
+    context: dict[str, Any] = Field(default_factory=dict)
+    dry_run: bool = False
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _env(cls, value: Any) -> Environment:
+        return Environment.parse(value)
+
+
+class DecisionOut(Decision):
+    """A decision plus whether it was recorded in the audit log."""
+
+    recorded: bool
+    audit_seq: int | None = None
+
+
+def evaluate(
+    *, session: Session, ctx: AppContext, principal: Principal, inp: DecisionInput
+) -> Decision:
+    """Decide with live signals; with no valid policy loaded, everything is STOP."""
+    readings = ctx.signals.readings(session, inp.service)
+    policy = ctx.policies.current()
+    decision_id = uuid.uuid4().hex
+    if policy is None:
+        return _no_policy(inp, readings, decision_id, ctx)
+    return engine.decide(inp, readings, policy, decision_id=decision_id, now=ctx.clock.now())
+
+
+def _no_policy(
+    inp: DecisionInput, readings: list[SignalReading], decision_id: str, ctx: AppContext
+) -> Decision:
+    """Fail closed when no policy ever loaded."""
+    reason = f"no valid policy is loaded ({ctx.policies.last_error}); everything is STOP"
+    return Decision(
+        decision_id=decision_id,
+        operation=inp.operation,
+        environment=inp.environment,
+        service=inp.service,
+        actor=inp.actor,
+        base_mode=Mode.STOP.name,
+        final_mode=Mode.STOP.name,
+        signals=[SignalView.of(r, applies=True, counted=False, note="") for r in readings],
+        reasons=[reason],
+        required_approvals=2,
+        policy_version=NO_POLICY_VERSION,
+        counterfactual="fix the policy files; nothing can be AUTO without a policy",
+        decided_at=ctx.clock.now(),
+    )
+
+
+def decide(
+    *, session: Session, ctx: AppContext, principal: Principal, request: DecisionRequest
+) -> DecisionOut:
+    """Decide for the caller and, unless dry-run, record the decision in the audit log."""
+    inp = DecisionInput(
+        operation=request.operation,
+        environment=request.environment,
+        service=request.service,
+        actor=principal.name,
+        actor_kind=principal.kind,
+        context=request.context,
+    )
+    decision = evaluate(session=session, ctx=ctx, principal=principal, inp=inp)
+    ctx.metrics.decisions.labels(decision.final_mode, decision.environment.value).inc()
+    if request.dry_run:
+        return DecisionOut(**decision.model_dump(), recorded=False)
+    line = ctx.audit(
+        session,
+        principal,
+        operation=decision.operation,
+        result="requested",
+        environment=decision.environment.value,
+        service=decision.service,
+        base_mode=decision.base_mode,
+        final_mode=decision.final_mode,
+        signals=[s.model_dump(mode="json") for s in decision.signals],
+        decision_id=decision.decision_id,
+        inputs={"context": request.context},
+        outputs={
+            "reasons": decision.reasons,
+            "required_approvals": decision.required_approvals,
+            "counterfactual": decision.counterfactual,
+        },
+        policy_version=decision.policy_version,
+    )
+    return DecisionOut(**decision.model_dump(), recorded=True, audit_seq=line.seq)
+
+
+def find_recorded(*, session: Session, decision_id: str) -> dict[str, Any]:
+    """A recorded decision, read back from the audit log."""
+    page = audit.list_records(session=session, limit=1, descending=True, decision_id=decision_id)
+    if not page.data:
+        raise NotFound(f"decision {decision_id} was not recorded (dry-run decisions are not)")
+    return page.data[0].model_dump()
