@@ -103,9 +103,16 @@ def _load_document(path: Path, model: type[BaseModel]) -> tuple[BaseModel, Marks
     try:
         return model.model_validate(data), marks
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        raise PolicyError(str(path), _line(marks, loc), _dotted(loc), err["msg"]) from exc
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        loc = tuple(errors[0]["loc"])
+        reason = errors[0]["msg"]
+        if len(errors) > 1:
+            reason += (
+                f" (and {len(errors) - 1} more: "
+                + "; ".join(f"{_dotted(tuple(e['loc']))}: {e['msg']}" for e in errors[1:4])
+                + ")"
+            )
+        raise PolicyError(str(path), _line(marks, loc), _dotted(loc), reason) from exc
 
 
 def _to_python(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, marks: Marks, file: str) -> Any:
