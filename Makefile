@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything installs into .venv from uv.lock.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+UV_VERSION := 0.13.8
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.PHONY: install run test test-pg test-browser lint fmt bench ci clean
+
+$(UV):
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --inexact --quiet
+	@touch $@
+
+install: $(VENV)/.installed ## install the plane and its tools into .venv (seconds, from uv.lock)
+
+run: install ## start the plane on 127.0.0.1:8700 with SQLite, the three services and the dashboard
+	$(BIN)/opsctl up
+
+test: install ## run the test suite (SQLite; PostgreSQL too when CONTROLPLANE_TEST_DATABASE_URL is set)
+	$(BIN)/pytest
+
+test-pg: install ## run the database-facing tests against a throwaway PostgreSQL cluster
+	pg_virtualenv sh -c 'CONTROLPLANE_TEST_DATABASE_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/postgres" $(CURDIR)/$(BIN)/pytest -m "not browser" tests/audit tests/api tests/identity tests/risk'
+
+lint: install ## ruff, formatting, mypy (strict on controlplane/) and import-linter layer contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy controlplane
+	$(BIN)/lint-imports
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## run every benchmark and rewrite bench/RESULTS.md
+	$(BIN)/python bench/run_all.py
+
+ci: lint test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
