@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from controlplane.policy.compiled import Entry, Scope
 from controlplane.policy.models import Decision, DecisionInput, Mode, SignalView
 from controlplane.policy.schema import Policy
 from controlplane.risk.signals import SignalReading, SignalState
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+_new_attr = object.__setattr__
 _UNSCOPED = Scope(
     applies=True, note="not in signals.yaml; applied everywhere (fail-closed)", jump_to_stop=False
 )
@@ -37,7 +41,8 @@ def decide(
     before_signals = _apply_rules(entry, inp.context, reasons, fired)
     views, counted, jumpers = _read_signals(entry, signals, reasons)
     final = _escalate(before_signals, counted, jumpers, reasons)
-    return Decision.model_construct(
+    return _instance(
+        Decision,
         decision_id=decision_id,
         operation=inp.operation,
         environment=env,
@@ -115,7 +120,8 @@ def _read_signals(
             if scope.jump_to_stop:
                 jumpers.append(r.name)
         views.append(
-            SignalView.model_construct(
+            _instance(
+                SignalView,
                 name=r.name,
                 state=state.value,
                 source=r.source,
@@ -171,3 +177,18 @@ def _counterfactual(
     if final is Mode.STOP:
         return "base mode STOP from policy; signals cannot lower it"
     return "no signal changed the mode"
+
+
+def _instance(cls: type[ModelT], **values: Any) -> ModelT:
+    """Build a model from values the engine produced itself, skipping validation.
+
+    Same effect as `model_construct` (no defaults needed: every field is passed) at a third of
+    its cost; building six models is most of a decision's time. tests/policy checks that the
+    result round-trips through `model_validate`.
+    """
+    obj = cls.__new__(cls)
+    _new_attr(obj, "__dict__", values)
+    _new_attr(obj, "__pydantic_fields_set__", set(values))
+    _new_attr(obj, "__pydantic_extra__", None)
+    _new_attr(obj, "__pydantic_private__", None)
+    return obj

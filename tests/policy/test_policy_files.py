@@ -69,3 +69,19 @@ def test_decision_carries_the_fields_other_programs_read() -> None:
     assert data["policy_version"] == policy.version
     assert data["counterfactual"] == "would be CONSULT without off_hours"
     assert {"name", "state", "source", "observed_at", "evidence"} <= set(data["signals"][0])
+
+
+def test_decision_round_trips_through_validation() -> None:
+    """decide() builds its models without validation; the result must still be a valid Decision."""
+    from controlplane.policy.models import Decision
+
+    policy = load_policy(POLICIES)
+    decision = decide_for(
+        policy,
+        "ci.autofix",
+        "production",
+        {"drift_severe": SignalState.UNKNOWN},
+        {"files_changed": 7, "lines_changed": 3, "paths": ["README.md"]},
+    )
+    assert Decision.model_validate(decision.model_dump()) == decision
+    assert Decision.model_validate_json(decision.model_dump_json()) == decision
