@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -321,6 +322,16 @@ class ApprovalsDocument(_Strict):
         ):
             raise ValueError("STOP must need at least as many approvers as CONSULT")
         return self
+
+    def quorum_for(self, mode: Mode, env: Environment) -> int:
+        """Return how many distinct approvers a final mode needs (0 for AUTO)."""
+        return 0 if mode is Mode.AUTO else self.modes[mode.name].quorum.for_env(env)  # type: ignore[index]
+
+    def ttl_for(self, mode: Mode) -> timedelta:
+        """Return how long an approval for this final mode stays valid (zero for AUTO)."""
+        if mode is Mode.AUTO:
+            return timedelta(0)
+        return timedelta(seconds=self.modes[mode.name].ttl)  # type: ignore[index]
 
 
 class Policy(_Strict):
