@@ -34,19 +34,24 @@ class PlaneMetrics:
 
     def __post_init__(self) -> None:
         self.decisions = Counter(
-            "controlplane_decisions_total", "Decisions by final mode",
-            ["final_mode", "environment"], registry=self.registry,
+            "controlplane_decisions_total",
+            "Decisions by final mode",
+            ["final_mode", "environment"],
+            registry=self.registry,
         )
         self.audit_appends = Counter(
             "controlplane_audit_appends_total", "Audit records written", registry=self.registry
         )
         self.audit_failures = Counter(
-            "controlplane_audit_failures_total", "Audit appends that failed (action refused)",
+            "controlplane_audit_failures_total",
+            "Audit appends that failed (action refused)",
             registry=self.registry,
         )
         self.requests = Histogram(
-            "controlplane_http_request_seconds", "HTTP request latency",
-            ["method", "route", "status"], registry=self.registry,
+            "controlplane_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
 
 

@@ -1,19 +1,19 @@
 """One error tree, mapped to HTTP in one place (app.py) and back to classes in client.py.
 
-    ControlPlaneError (500 internal)
-    +-- BadRequest (400 bad_request)
-    +-- Unauthenticated (401 unauthenticated)
-    +-- Forbidden (403 forbidden)
-    |   +-- PolicyDenied (403 policy_denied; carries the decision)
-    +-- NotFound (404 not_found)
-    +-- Conflict (409 conflict)
-    |   +-- ApprovalRequired (409 approval_required)
-    +-- PayloadTooLarge (413 payload_too_large)
-    +-- InvalidSpec (422 invalid_spec)
-    |   +-- PolicyInvalid (422 policy_invalid)
-    +-- Unavailable (503 unavailable)
-        +-- AuditUnavailable (503 audit_unavailable)
-        +-- AdapterUnavailable (503 adapter_unavailable)
+ControlPlaneError (500 internal)
++-- BadRequest (400 bad_request)
++-- Unauthenticated (401 unauthenticated)
++-- Forbidden (403 forbidden)
+|   +-- PolicyDenied (403 policy_denied; carries the decision)
++-- NotFound (404 not_found)
++-- Conflict (409 conflict)
+|   +-- ApprovalRequired (409 approval_required)
++-- PayloadTooLarge (413 payload_too_large)
++-- InvalidSpec (422 invalid_spec)
+|   +-- PolicyInvalid (422 policy_invalid)
++-- Unavailable (503 unavailable)
+    +-- AuditUnavailable (503 audit_unavailable)
+    +-- AdapterUnavailable (503 adapter_unavailable)
 """
 
 from __future__ import annotations

@@ -99,7 +99,9 @@ TokenFactory = Callable[..., dict[str, str]]
 def token_for(client: TestClient, admin_headers: dict[str, str]) -> TokenFactory:
     """Issue a token for a new identity and return its auth headers."""
 
-    def make(name: str | None = None, kind: str = "human", roles: tuple[str, ...] = ("operator",)) -> dict[str, str]:
+    def make(
+        name: str | None = None, kind: str = "human", roles: tuple[str, ...] = ("operator",)
+    ) -> dict[str, str]:
         body = {"name": name or f"user-{uuid.uuid4().hex[:6]}", "kind": kind, "roles": list(roles)}
         response = client.post("/v1/tokens", json=body, headers=admin_headers)
         assert response.status_code == 201, response.text

@@ -35,7 +35,9 @@ class PrometheusSource:
         self._url = base_url.rstrip("/")
 
     @classmethod
-    def connect(cls, base_url: str, *, timeout_s: float, token: str | None = None) -> PrometheusSource:
+    def connect(
+        cls, base_url: str, *, timeout_s: float, token: str | None = None
+    ) -> PrometheusSource:
         """Build the adapter with its own HTTP client."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return cls(httpx.Client(timeout=timeout_s, headers=headers), base_url)
@@ -56,4 +58,6 @@ class PrometheusSource:
                 return QueryResult(bool(data["result"]), kind, list(data["result"]))
             if kind == "scalar":
                 return QueryResult(float(data["result"][1]) > 0, kind, [])
-            raise AdapterUnavailable(f"unexpected prometheus result type {kind!r}", {"query": promql})
+            raise AdapterUnavailable(
+                f"unexpected prometheus result type {kind!r}", {"query": promql}
+            )

@@ -99,7 +99,9 @@ class ChainWalker:
         self._prev_hash = GENESIS
         self.hash_at: dict[int, str] = {}
 
-    def feed(self, line: Mapping[str, Any], *, want_hashes_at: frozenset[int] = frozenset()) -> None:
+    def feed(
+        self, line: Mapping[str, Any], *, want_hashes_at: frozenset[int] = frozenset()
+    ) -> None:
         """Check one line against its own hash and against its predecessor."""
         report = self.report
         seq = int(line.get("seq", -1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 _SECRET_KEY = re.compile(
@@ -45,8 +46,12 @@ def redact_text(text: str) -> str:
     if len(text) < 16:
         return text
     for kind, pattern in _PATTERNS:
-        text = pattern.sub(lambda m, k=kind: _mask(k, m.group(0)), text)
+        text = pattern.sub(_masker(kind), text)
     return text
+
+
+def _masker(kind: str) -> Callable[[re.Match[str]], str]:
+    return lambda match: _mask(kind, match.group(0))
 
 
 def is_secret_key(key: str) -> bool:
@@ -56,8 +61,11 @@ def is_secret_key(key: str) -> bool:
 
 def redact(value: Any, *, key: str = "") -> Any:
     """Return a copy of a JSON-like value with secrets masked, by field name and by pattern."""
-    if key and is_secret_key(key) and value not in (None, "", [], {}) and not isinstance(
-        value, (bool, int, float, dict, list)
+    if (
+        key
+        and is_secret_key(key)
+        and value not in (None, "", [], {})
+        and not isinstance(value, (bool, int, float, dict, list))
     ):
         return _mask("field", str(value))
     if isinstance(value, dict):

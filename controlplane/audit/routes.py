@@ -35,8 +35,16 @@ def list_audit(
 ) -> AuditPage:
     """Filter the audit log; page with `cursor` = the previous page's `next_cursor`."""
     return audit.list_records(
-        session=session, actor=actor, operation=operation, environment=environment,
-        service=service, result=result, since=since, until=until, cursor=cursor, limit=limit,
+        session=session,
+        actor=actor,
+        operation=operation,
+        environment=environment,
+        service=service,
+        result=result,
+        since=since,
+        until=until,
+        cursor=cursor,
+        limit=limit,
         descending=order == "desc",
     )
 

@@ -83,14 +83,18 @@ def record(
     }
     try:
         conn = session.connection()
-        head = conn.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()).one()
+        head = conn.execute(
+            select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+        ).one()
         fields["seq"] = int(head.seq) + 1
         fields["prev_hash"] = head.hash
         fields["ts"] = iso(clock.now())
         line = chain.export_form(fields)
         fields["hash"] = chain.record_hash(line)
         conn.execute(insert(_RECORD).values(**fields))
-        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=fields["seq"], hash=fields["hash"]))
+        conn.execute(
+            update(_HEAD).where(_HEAD.c.id == 1).values(seq=fields["seq"], hash=fields["hash"])
+        )
         if signer is not None and checkpoint_every and fields["seq"] % checkpoint_every == 0:
             _write_checkpoint(conn, signer, fields["seq"], fields["hash"], fields["ts"])
     except SQLAlchemyError as exc:
@@ -189,13 +193,17 @@ def iter_lines(*, session: Session, batch: int = 2000) -> Iterator[AuditLine]:
 
 def verify(*, session: Session, signer: Signer) -> VerifyResult:
     """Walk the chain, compare with the head row and the signed checkpoints."""
-    checkpoints = session.connection().execute(select(_CHECKPOINT).order_by(_CHECKPOINT.c.seq)).all()
+    checkpoints = (
+        session.connection().execute(select(_CHECKPOINT).order_by(_CHECKPOINT.c.seq)).all()
+    )
     wanted = frozenset(int(c.seq) for c in checkpoints)
     walker = chain.ChainWalker()
     for line in iter_lines(session=session):
         walker.feed(line.model_dump(), want_hashes_at=wanted)
     report = walker.report
-    head = session.connection().execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).one()
+    head = (
+        session.connection().execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).one()
+    )
     if int(head.seq) != report.last_seq or head.hash != report.head_hash:
         report.add(
             chain.Problem(
@@ -230,9 +238,13 @@ def _check_checkpoint(
     if not signer.verify(checkpoint_message(seq, cp.hash, cp.ts), cp.signature):
         report.add(chain.Problem(seq, "checkpoint", "signature does not verify with our key"))
     elif seq > report.last_seq:
-        report.add(chain.Problem(seq, "truncated", f"signed checkpoint at seq {seq} is past the end"))
+        report.add(
+            chain.Problem(seq, "truncated", f"signed checkpoint at seq {seq} is past the end")
+        )
     elif hash_at.get(seq) != cp.hash:
-        report.add(chain.Problem(seq, "checkpoint", "record hash differs from the signed checkpoint"))
+        report.add(
+            chain.Problem(seq, "checkpoint", "record hash differs from the signed checkpoint")
+        )
 
 
 def count(*, session: Session) -> int:

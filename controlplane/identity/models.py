@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field as PydField
+from pydantic import BaseModel
+from pydantic import Field as PydField
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
@@ -63,12 +64,16 @@ class Principal:
         return any(role in ROLE_IMPLIES.get(r, frozenset()) for r in self.roles)
 
 
+def _viewer_only() -> list[Role]:
+    return ["viewer"]
+
+
 class TokenCreate(BaseModel):
     """Ask for a new identity (or a new token for an existing one)."""
 
     name: str = PydField(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9@._:-]+$")
     kind: Kind = "human"
-    roles: list[Role] = PydField(default_factory=lambda: ["viewer"], min_length=1)
+    roles: list[Role] = PydField(default_factory=_viewer_only, min_length=1)
     ttl_hours: float | None = PydField(default=None, gt=0, le=24 * 366)
 
 

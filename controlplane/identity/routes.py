@@ -16,7 +16,9 @@ router = APIRouter(prefix="/v1", tags=["identity"])
 def whoami(principal: CurrentPrincipal) -> WhoAmI:
     """The caller's identity, kind and roles."""
     return WhoAmI(
-        identity_id=principal.identity_id, name=principal.name, kind=principal.kind,
+        identity_id=principal.identity_id,
+        name=principal.name,
+        kind=principal.kind,
         roles=sorted(principal.roles),
     )
 
@@ -28,8 +30,12 @@ def create_token(
     """Issue a token (shown once; stored only as its sha256)."""
     issued = identity.issue(session=session, clock=ctx.clock, request=body)
     ctx.audit(
-        session, principal, operation="token.create", result="success",
-        inputs=body.model_dump(), outputs={"identity_id": issued.identity_id, "token_id": issued.token_id},
+        session,
+        principal,
+        operation="token.create",
+        result="success",
+        inputs=body.model_dump(),
+        outputs={"identity_id": issued.identity_id, "token_id": issued.token_id},
     )
     session.commit()
     return issued

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, or_, select
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def open_incident(
-    *, session: Session, ctx: "AppContext", principal: Principal, request: IncidentCreate
+    *, session: Session, ctx: AppContext, principal: Principal, request: IncidentCreate
 ) -> IncidentPublic:
     """Open an incident and record it."""
     incident = Incident(
@@ -52,7 +51,7 @@ def open_incident(
 def resolve_incident(
     *,
     session: Session,
-    ctx: "AppContext",
+    ctx: AppContext,
     principal: Principal,
     incident_id: str,
     request: IncidentResolve,

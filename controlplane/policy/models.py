@@ -29,7 +29,7 @@ class Mode(enum.IntEnum):
             raise ValueError(f"unknown mode {value!r}; expected AUTO, CONSULT or STOP") from exc
 
 
-class Environment(str, enum.Enum):
+class Environment(enum.StrEnum):
     """Deployment environments; `local` is an alias of dev."""
 
     DEV = "dev"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field as PydField, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import Field as PydField
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from controlplane.risk.signals import SIGNAL_NAMES
 from controlplane.sqltypes import UTCDateTime
 
 SERVICE_PATTERN = r"^[a-z][a-z0-9_-]*$"

@@ -65,15 +65,25 @@ def set_signal(
         session=session, clock=ctx.clock, name=name, request=body, set_by=principal.name
     )
     line = ctx.audit(
-        session, principal, operation="signal.override", result="success",
-        service=body.service, inputs={"name": name, **body.model_dump()},
+        session,
+        principal,
+        operation="signal.override",
+        result="success",
+        service=body.service,
+        inputs={"name": name, **body.model_dump()},
         outputs={"override_id": row.id, "expires_at": row.expires_at.isoformat()},
     )
     session.commit()
     ctx.signals.invalidate()
     return OverrideOut(
-        id=row.id, name=row.name, state=row.state, service=row.service, reason=row.reason,
-        set_by=row.set_by, expires_at=row.expires_at.isoformat(), audit_seq=line.seq,
+        id=row.id,
+        name=row.name,
+        state=row.state,
+        service=row.service,
+        reason=row.reason,
+        set_by=row.set_by,
+        expires_at=row.expires_at.isoformat(),
+        audit_seq=line.seq,
     )
 
 
@@ -95,8 +105,13 @@ def clear_signal(
     """Clear the live override(s) of a signal (audited); the real source speaks again."""
     cleared = risk.clear_overrides(session=session, clock=ctx.clock, name=name, service=service)
     line = ctx.audit(
-        session, principal, operation="signal.override.clear", result="success",
-        service=service, inputs={"name": name}, outputs={"cleared": cleared},
+        session,
+        principal,
+        operation="signal.override.clear",
+        result="success",
+        service=service,
+        inputs={"name": name},
+        outputs={"cleared": cleared},
     )
     session.commit()
     ctx.signals.invalidate()
@@ -110,7 +125,11 @@ def post_drift_report(
     """Accept a service's drift report; drift_severe follows the newest one."""
     accepted = risk.accept_drift_report(session=session, clock=ctx.clock, report=body)
     ctx.audit(
-        session, principal, operation="drift.report", result="success", service=body.service,
+        session,
+        principal,
+        operation="drift.report",
+        result="success",
+        service=body.service,
         inputs={"features": len(body.features), "window_end": body.window_end.isoformat()},
         outputs=accepted.model_dump(),
     )

@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlmodel import Session, col, or_, select
 
@@ -148,7 +148,10 @@ class SignalService:
         latest = session.exec(query.order_by(col(DriftReportRecord.received_at).desc())).first()
         if latest is None:
             return SignalReading(
-                "drift_severe", SignalState.INACTIVE, "drift-reports", self.clock.now(),
+                "drift_severe",
+                SignalState.INACTIVE,
+                "drift-reports",
+                self.clock.now(),
                 {"latest_report": None, "note": "no drift report received yet"},
             )
         state = SignalState.ACTIVE if latest.severe else SignalState.INACTIVE
@@ -164,7 +167,10 @@ class SignalService:
         now = self.clock.now()
         if self.metrics is None:
             return SignalReading(
-                "error_budget_exhausted", SignalState.DISABLED, "none", now,
+                "error_budget_exhausted",
+                SignalState.DISABLED,
+                "none",
+                now,
                 {"note": "no Prometheus configured (CONTROLPLANE_PROMETHEUS_URL)"},
             )
         promql = (
@@ -174,12 +180,18 @@ class SignalService:
             result = self.metrics.query(promql)
         except AdapterUnavailable as exc:
             return SignalReading(
-                "error_budget_exhausted", SignalState.UNKNOWN, self.metrics.name, now,
+                "error_budget_exhausted",
+                SignalState.UNKNOWN,
+                self.metrics.name,
+                now,
                 {"query": promql, "error": exc.message},
             )
         state = SignalState.ACTIVE if result.matched else SignalState.INACTIVE
         return SignalReading(
-            "error_budget_exhausted", state, self.metrics.name, now,
+            "error_budget_exhausted",
+            state,
+            self.metrics.name,
+            now,
             {"query": promql, "matched": len(result.samples)},
         )
 
@@ -193,11 +205,13 @@ class SignalService:
     def _recent_rollback(self, session: Session, service: str | None) -> SignalReading:
         now = self.clock.now()
         hit = audit.latest_success(
-            session=session, operation_prefix="rollback", since=now - RECENT_ROLLBACK_WINDOW,
+            session=session,
+            operation_prefix="rollback",
+            since=now - RECENT_ROLLBACK_WINDOW,
             service=service,
         )
         state = SignalState.ACTIVE if hit else SignalState.INACTIVE
-        evidence = {"window_hours": 6, "audit_seq": hit.seq if hit else None}
+        evidence: dict[str, object] = {"window_hours": 6, "audit_seq": hit.seq if hit else None}
         if hit:
             evidence["at"] = hit.timestamp
         return SignalReading("recent_rollback", state, "audit-log", now, evidence)
@@ -224,9 +238,7 @@ def set_override(
     return row
 
 
-def clear_overrides(
-    *, session: Session, clock: Clock, name: str, service: str | None
-) -> list[str]:
+def clear_overrides(*, session: Session, clock: Clock, name: str, service: str | None) -> list[str]:
     """Clear live overrides of a signal for a scope; 404 if there were none."""
     check_signal_name(name)
     now = clock.now()
@@ -236,7 +248,9 @@ def clear_overrides(
         SignalOverride.expires_at > now,
     )
     query = query.where(
-        col(SignalOverride.service).is_(None) if service is None else SignalOverride.service == service
+        col(SignalOverride.service).is_(None)
+        if service is None
+        else SignalOverride.service == service
     )
     rows = list(session.exec(query).all())
     if not rows:
@@ -270,4 +284,3 @@ def accept_drift_report(
         severe_features=report.severe_features(),
         max_ratio=row.max_ratio,
     )
-

@@ -18,7 +18,7 @@ SIGNAL_NAMES: tuple[str, ...] = (
 )
 
 
-class SignalState(str, enum.Enum):
+class SignalState(enum.StrEnum):
     """A signal's state; `unknown` counts as active (fail-closed), `disabled` never escalates."""
 
     ACTIVE = "active"

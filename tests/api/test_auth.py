@@ -32,11 +32,16 @@ def test_state_changing_endpoints_need_a_token(client: TestClient, method, path,
 
 def test_viewer_cannot_decide_for_real_but_can_dry_run(client: TestClient, token_for) -> None:
     viewer = token_for(roles=("viewer",))
-    real = client.post("/v1/decisions", json={"operation": "deploy", "environment": "dev"}, headers=viewer)
+    real = client.post(
+        "/v1/decisions", json={"operation": "deploy", "environment": "dev"}, headers=viewer
+    )
     assert real.status_code == 403
     assert real.json()["error"]["details"]["required_role"] == "operator"
-    dry = client.post("/v1/decisions", json={"operation": "deploy", "environment": "dev",
-                                             "dry_run": True}, headers=viewer)
+    dry = client.post(
+        "/v1/decisions",
+        json={"operation": "deploy", "environment": "dev", "dry_run": True},
+        headers=viewer,
+    )
     assert dry.status_code == 200
 
 
@@ -46,14 +51,18 @@ def test_only_admin_issues_tokens(client: TestClient, token_for) -> None:
     assert r.status_code == 403
 
 
-def test_agent_decisions_are_audited_with_the_agent_identity(client: TestClient, token_for, admin_headers) -> None:
+def test_agent_decisions_are_audited_with_the_agent_identity(
+    client: TestClient, token_for, admin_headers
+) -> None:
     agent = token_for(name="claude-code", kind="agent", roles=("operator",))
     client.post("/v1/decisions", json={"operation": "deploy", "environment": "dev"}, headers=agent)
     line = client.get("/v1/audit?operation=deploy", headers=admin_headers).json()["data"][0]
     assert line["agent"] == "claude-code" and line["actor_kind"] == "agent"
 
 
-def test_tokens_are_stored_hashed_and_admin_file_is_private(app: FastAPI, client: TestClient, token_for) -> None:
+def test_tokens_are_stored_hashed_and_admin_file_is_private(
+    app: FastAPI, client: TestClient, token_for
+) -> None:
     headers = token_for(name="ci-bot", kind="ci", roles=("operator",))
     token = headers["Authorization"].split()[1]
     with app.state.ctx.engine.connect() as conn:

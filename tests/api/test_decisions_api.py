@@ -16,13 +16,18 @@ def _decide(client: TestClient, headers: dict[str, str], **body: object) -> dict
 
 
 def test_production_deploy_is_stop_with_reasons(client: TestClient, admin_headers) -> None:
-    d = _decide(client, admin_headers, operation="deploy", environment="production",
-                service="bankchurn")
+    d = _decide(
+        client, admin_headers, operation="deploy", environment="production", service="bankchurn"
+    )
     assert d["base_mode"] == "STOP" and d["final_mode"] == "STOP"
     assert d["required_approvals"] == 2
     assert d["recorded"] is True
     assert {s["name"] for s in d["signals"]} == {
-        "incident_active", "drift_severe", "error_budget_exhausted", "off_hours", "recent_rollback",
+        "incident_active",
+        "drift_severe",
+        "error_budget_exhausted",
+        "off_hours",
+        "recent_rollback",
     }
     budget = next(s for s in d["signals"] if s["name"] == "error_budget_exhausted")
     assert budget["state"] == "disabled"  # no Prometheus configured: listed, not "fine"
@@ -31,7 +36,10 @@ def test_production_deploy_is_stop_with_reasons(client: TestClient, admin_header
 
 
 def test_override_escalates_dev_deploy_and_says_why(client: TestClient, admin_headers) -> None:
-    assert _decide(client, admin_headers, operation="deploy", environment="dev")["final_mode"] == "AUTO"
+    assert (
+        _decide(client, admin_headers, operation="deploy", environment="dev")["final_mode"]
+        == "AUTO"
+    )
     r = client.put(
         "/v1/signals/incident_active",
         json={"ttl": "30m", "reason": "P1 bankchurn 5xx"},
@@ -45,33 +53,59 @@ def test_override_escalates_dev_deploy_and_says_why(client: TestClient, admin_he
     assert sig["source"] == "override" and sig["evidence"]["reason"] == "P1 bankchurn 5xx"
 
 
-def test_override_expires_after_its_ttl(client: TestClient, admin_headers, clock: ManualClock) -> None:
-    client.put("/v1/signals/drift_severe", json={"ttl": "10m", "reason": "manual test"},
-               headers=admin_headers)
-    assert _decide(client, admin_headers, operation="deploy", environment="dev")["final_mode"] == "CONSULT"
+def test_override_expires_after_its_ttl(
+    client: TestClient, admin_headers, clock: ManualClock
+) -> None:
+    client.put(
+        "/v1/signals/drift_severe",
+        json={"ttl": "10m", "reason": "manual test"},
+        headers=admin_headers,
+    )
+    assert (
+        _decide(client, admin_headers, operation="deploy", environment="dev")["final_mode"]
+        == "CONSULT"
+    )
     clock.advance(timedelta(minutes=11))
-    assert _decide(client, admin_headers, operation="deploy", environment="dev")["final_mode"] == "AUTO"
+    assert (
+        _decide(client, admin_headers, operation="deploy", environment="dev")["final_mode"]
+        == "AUTO"
+    )
 
 
 def test_open_p1_incident_escalates_only_its_service(client: TestClient, admin_headers) -> None:
-    r = client.post("/v1/incidents", json={"severity": "P1", "title": "5xx", "service": "bankchurn"},
-                    headers=admin_headers)
+    r = client.post(
+        "/v1/incidents",
+        json={"severity": "P1", "title": "5xx", "service": "bankchurn"},
+        headers=admin_headers,
+    )
     assert r.status_code == 201
     hit = _decide(client, admin_headers, operation="deploy", environment="dev", service="bankchurn")
-    other = _decide(client, admin_headers, operation="deploy", environment="dev", service="nlpinsight")
+    other = _decide(
+        client, admin_headers, operation="deploy", environment="dev", service="nlpinsight"
+    )
     assert hit["final_mode"] == "CONSULT" and other["final_mode"] == "AUTO"
-    client.post(f"/v1/incidents/{r.json()['id']}/resolve", json={"resolution": "rolled back"},
-                headers=admin_headers)
-    again = _decide(client, admin_headers, operation="deploy", environment="dev", service="bankchurn")
+    client.post(
+        f"/v1/incidents/{r.json()['id']}/resolve",
+        json={"resolution": "rolled back"},
+        headers=admin_headers,
+    )
+    again = _decide(
+        client, admin_headers, operation="deploy", environment="dev", service="bankchurn"
+    )
     assert again["final_mode"] == "AUTO"
 
 
 def test_p3_incident_does_not_escalate(client: TestClient, admin_headers) -> None:
     client.post("/v1/incidents", json={"severity": "P3", "title": "slow"}, headers=admin_headers)
-    assert _decide(client, admin_headers, operation="deploy", environment="dev")["final_mode"] == "AUTO"
+    assert (
+        _decide(client, admin_headers, operation="deploy", environment="dev")["final_mode"]
+        == "AUTO"
+    )
 
 
-def test_rollback_is_not_blocked_by_the_incident_it_fixes(client: TestClient, admin_headers) -> None:
+def test_rollback_is_not_blocked_by_the_incident_it_fixes(
+    client: TestClient, admin_headers
+) -> None:
     client.post("/v1/incidents", json={"severity": "P1", "title": "5xx"}, headers=admin_headers)
     d = _decide(client, admin_headers, operation="rollback", environment="production")
     incident = next(s for s in d["signals"] if s["name"] == "incident_active")
@@ -83,7 +117,10 @@ def test_severe_drift_report_escalates_its_service(client: TestClient, admin_hea
         "service": "bankchurn",
         "window_start": "2026-11-24T00:00:00Z",
         "window_end": "2026-11-25T00:00:00Z",
-        "features": [{"name": "Age", "psi": 0.45, "threshold": 0.2}, {"name": "Tenure", "psi": 0.01, "threshold": 0.2}],
+        "features": [
+            {"name": "Age", "psi": 0.45, "threshold": 0.2},
+            {"name": "Tenure", "psi": 0.01, "threshold": 0.2},
+        ],
         "any_psi_over_2x_threshold": False,  # the plane recomputes; the sender is not trusted
     }
     r = client.post("/v1/drift-reports", json=report, headers=admin_headers)
@@ -93,9 +130,14 @@ def test_severe_drift_report_escalates_its_service(client: TestClient, admin_hea
     assert d["final_mode"] == "CONSULT"
 
 
-def test_off_hours_applies_to_staging_not_dev(client: TestClient, admin_headers, clock: ManualClock) -> None:
+def test_off_hours_applies_to_staging_not_dev(
+    client: TestClient, admin_headers, clock: ManualClock
+) -> None:
     clock.advance(timedelta(hours=12))  # Wednesday 22:00 UTC
-    assert _decide(client, admin_headers, operation="deploy", environment="dev")["final_mode"] == "AUTO"
+    assert (
+        _decide(client, admin_headers, operation="deploy", environment="dev")["final_mode"]
+        == "AUTO"
+    )
     staging = _decide(client, admin_headers, operation="deploy", environment="staging")
     assert staging["final_mode"] == "STOP"
 
@@ -122,5 +164,9 @@ def test_recorded_decision_can_be_read_back(client: TestClient, admin_headers) -
 def test_policies_endpoint_lists_version_and_operations(client: TestClient, admin_headers) -> None:
     body = client.get("/v1/policies", headers=admin_headers).json()
     assert len(body["version"]) == 64
-    assert body["operations"]["deploy"] == {"dev": "AUTO", "staging": "CONSULT", "production": "STOP"}
+    assert body["operations"]["deploy"] == {
+        "dev": "AUTO",
+        "staging": "CONSULT",
+        "production": "STOP",
+    }
     assert body["last_error"] is None

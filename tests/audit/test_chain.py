@@ -50,15 +50,15 @@ def test_untouched_chain_verifies(client: TestClient, admin_headers: dict[str, s
     assert report["problems"] == []
 
 
-def test_database_refuses_update_and_delete(app: FastAPI, client: TestClient, admin_headers) -> None:
+def test_database_refuses_update_and_delete(
+    app: FastAPI, client: TestClient, admin_headers
+) -> None:
     """No update or delete path exists, not even in SQL, until someone drops the guard."""
     _decide(client, admin_headers, 1)
-    with pytest.raises(Exception, match="append-only"):
-        with app.state.ctx.engine.begin() as conn:
-            conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1"))
-    with pytest.raises(Exception, match="append-only"):
-        with app.state.ctx.engine.begin() as conn:
-            conn.execute(text("DELETE FROM audit_log WHERE seq = 1"))
+    with pytest.raises(Exception, match="append-only"), app.state.ctx.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1"))
+    with pytest.raises(Exception, match="append-only"), app.state.ctx.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 1"))
 
 
 def test_edited_field_is_caught(app: FastAPI, client: TestClient, admin_headers) -> None:
@@ -127,8 +127,21 @@ def test_export_uses_seed_field_names_and_verifies_offline(
     lines = [json.loads(x) for x in r.text.splitlines()]
     assert len(lines) == 3
     seed_fields = {
-        "agent", "approver", "audit_id", "base_mode", "environment", "inputs", "mode",
-        "operation", "outputs", "result", "risk_signals", "timestamp", "seq", "prev_hash", "hash",
+        "agent",
+        "approver",
+        "audit_id",
+        "base_mode",
+        "environment",
+        "inputs",
+        "mode",
+        "operation",
+        "outputs",
+        "result",
+        "risk_signals",
+        "timestamp",
+        "seq",
+        "prev_hash",
+        "hash",
     }
     assert seed_fields <= set(lines[0])
     assert lines[0]["prev_hash"] == chain.GENESIS

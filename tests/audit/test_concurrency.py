@@ -71,14 +71,22 @@ WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(
-    not os.environ.get("CONTROLPLANE_TEST_DATABASE_URL"), reason="needs PostgreSQL"
-)
-def test_two_processes_on_postgres_write_one_unbroken_chain(app: FastAPI, settings: Settings) -> None:
+@pytest.mark.skipif(not os.environ.get("CONTROLPLANE_TEST_DATABASE_URL"), reason="needs PostgreSQL")
+def test_two_processes_on_postgres_write_one_unbroken_chain(
+    app: FastAPI, settings: Settings
+) -> None:
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(settings.state_dir), settings.resolved_database_url,
-             str(settings.policy_dir), f"proc-{i}", "60"],
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                str(settings.state_dir),
+                settings.resolved_database_url,
+                str(settings.policy_dir),
+                f"proc-{i}",
+                "60",
+            ],
         )
         for i in range(2)
     ]

@@ -45,16 +45,23 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     port = _free_port()
     proc = subprocess.Popen(
-        [binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            f"--config.file={root / 'prometheus.yml'}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
             try:
-                r = httpx.get(f"{url}/api/v1/query", params={"query": "slo:error_budget_remaining:ratio30d"})
+                r = httpx.get(
+                    f"{url}/api/v1/query", params={"query": "slo:error_budget_remaining:ratio30d"}
+                )
                 if r.status_code == 200 and len(r.json()["data"]["result"]) == 2:
                     break
             except httpx.HTTPError:

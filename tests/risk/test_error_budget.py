@@ -16,7 +16,9 @@ from controlplane.clock import ManualClock
 from controlplane.config import Settings
 
 
-def _plane(settings: Settings, clock: ManualClock, url: str | None) -> Iterator[tuple[TestClient, dict[str, str]]]:
+def _plane(
+    settings: Settings, clock: ManualClock, url: str | None
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
     source = PrometheusSource(httpx.Client(timeout=2.0), url) if url else FakeMetrics(down=True)
     app: FastAPI = create_app(settings, clock=clock, metrics_source=source)
     with TestClient(app) as client:
@@ -38,8 +40,11 @@ def test_spent_budget_is_active_and_escalates(with_prometheus) -> None:
     client, headers = with_prometheus
     signal = _signal(client, headers, "bankchurn")
     assert signal["state"] == "active" and signal["source"] == "prometheus"
-    d = client.post("/v1/decisions", json={"operation": "deploy", "environment": "dev",
-                                           "service": "bankchurn"}, headers=headers).json()
+    d = client.post(
+        "/v1/decisions",
+        json={"operation": "deploy", "environment": "dev", "service": "bankchurn"},
+        headers=headers,
+    ).json()
     assert d["final_mode"] == "CONSULT"
 
 
@@ -53,8 +58,11 @@ def test_unreachable_prometheus_is_unknown_and_counts_as_active(settings, clock)
         signal = _signal(client, headers, "bankchurn")
         assert signal["state"] == "unknown"
         assert "did not answer" in signal["evidence"]["error"]
-        d = client.post("/v1/decisions", json={"operation": "deploy", "environment": "dev",
-                                               "service": "bankchurn"}, headers=headers).json()
+        d = client.post(
+            "/v1/decisions",
+            json={"operation": "deploy", "environment": "dev", "service": "bankchurn"},
+            headers=headers,
+        ).json()
         assert d["final_mode"] == "CONSULT"
         assert any("unknown" in r for r in d["reasons"])
 

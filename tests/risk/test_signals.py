@@ -45,12 +45,21 @@ def test_settings_refuse_a_bad_on_hours_override() -> None:
         Settings(on_hours_utc="00-24")
 
 
-def test_recent_rollback_from_the_audit_log(app: FastAPI, client: TestClient, admin_headers, clock: ManualClock) -> None:
+def test_recent_rollback_from_the_audit_log(
+    app: FastAPI, client: TestClient, admin_headers, clock: ManualClock
+) -> None:
     ctx = app.state.ctx
     with Session(ctx.engine) as session:
-        audit.record(session=session, clock=clock, actor="oncall", actor_kind="human",
-                     operation="rollback", result="success", environment="production",
-                     service="bankchurn")
+        audit.record(
+            session=session,
+            clock=clock,
+            actor="oncall",
+            actor_kind="human",
+            operation="rollback",
+            result="success",
+            environment="production",
+            service="bankchurn",
+        )
         session.commit()
 
     def state() -> str:
@@ -62,17 +71,28 @@ def test_recent_rollback_from_the_audit_log(app: FastAPI, client: TestClient, ad
     assert state() == "inactive"
 
 
-def test_inactive_override_silences_a_signal_and_is_audited(client: TestClient, admin_headers, clock) -> None:
+def test_inactive_override_silences_a_signal_and_is_audited(
+    client: TestClient, admin_headers, clock
+) -> None:
     clock.advance(timedelta(hours=12))  # off-hours
-    r = client.put("/v1/signals/off_hours", json={"state": "inactive", "ttl": "2h",
-                                                  "reason": "planned release window"}, headers=admin_headers)
+    r = client.put(
+        "/v1/signals/off_hours",
+        json={"state": "inactive", "ttl": "2h", "reason": "planned release window"},
+        headers=admin_headers,
+    )
     assert r.status_code == 200
-    d = client.post("/v1/decisions", json={"operation": "deploy", "environment": "staging"},
-                    headers=admin_headers).json()
+    d = client.post(
+        "/v1/decisions",
+        json={"operation": "deploy", "environment": "staging"},
+        headers=admin_headers,
+    ).json()
     assert d["final_mode"] == "CONSULT"
     lines = client.get("/v1/audit?operation=signal.override", headers=admin_headers).json()["data"]
     assert lines[0]["inputs"]["reason"] == "planned release window"
     assert client.delete("/v1/signals/off_hours", headers=admin_headers).status_code == 200
-    d = client.post("/v1/decisions", json={"operation": "deploy", "environment": "staging"},
-                    headers=admin_headers).json()
+    d = client.post(
+        "/v1/decisions",
+        json={"operation": "deploy", "environment": "staging"},
+        headers=admin_headers,
+    ).json()
     assert d["final_mode"] == "STOP"
