@@ -1,0 +1,39 @@
+"""`opsctl`: the command line of the control plane, one module per noun.
+
+Only typer and light helpers load at start-up so `opsctl --help` stays fast; each command
+imports the HTTP client or the pure policy modules when it runs. Add a noun by writing
+`controlplane/cli/<noun>.py` and registering it below.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from controlplane.cli import audit, decide, incidents, policy, signals, token, up, whoami
+
+app = typer.Typer(
+    name="opsctl",
+    help="Govern ops actions on ML services: decide AUTO / CONSULT / STOP, explain why, audit it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.command("decide")(decide.decide)
+app.add_typer(signals.app, name="signals")
+app.add_typer(policy.app, name="policy")
+app.add_typer(audit.app, name="audit")
+app.add_typer(incidents.app, name="incidents")
+app.add_typer(token.app, name="token")
+app.command("whoami")(whoami.whoami)
+app.command("up")(up.up)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""`opsctl signals`: read live risk signals and override them for a while, with a reason."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from controlplane.cli._common import JsonOpt, ServiceOpt, emit_json, plane, table
+
+app = typer.Typer(help="Live risk signals and manual overrides.", no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(help="Signal name, e.g. incident_active.")]
+
+
+class OverrideState(StrEnum):
+    """What an override asserts."""
+
+    active = "active"
+    inactive = "inactive"
+
+
+@app.command("list")
+def list_signals(service: ServiceOpt = None, json_out: JsonOpt = False) -> None:
+    """Show every signal with its state, source, time and evidence."""
+    with plane() as client:
+        out = client.signals(service)
+    if json_out:
+        emit_json(out)
+        return
+    rows = [
+        (s["name"], s["state"], s["source"], s.get("observed_at"), s.get("evidence"))
+        for s in out["data"]
+    ]
+    scope = f" for {out['service']}" if out.get("service") else ""
+    typer.echo(f"Signals{scope} (unknown counts as active; disabled means no source configured)")
+    typer.echo(table(("signal", "state", "source", "observed", "evidence"), rows))
+
+
+@app.command("set")
+def set_signal(
+    name: NameArg,
+    ttl: Annotated[str, typer.Option("--ttl", help="How long it holds: 45s, 30m, 2h, 1d.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the audit log).")],
+    state: Annotated[
+        OverrideState, typer.Option("--state", help="State to assert.")
+    ] = OverrideState.active,
+    service: ServiceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Override a signal for a while (audited); decisions see it at once."""
+    with plane() as client:
+        out = client.set_signal(name, ttl=ttl, reason=reason, state=state.value, service=service)
+    if json_out:
+        emit_json(out)
+        return
+    scope = f" on {out['service']}" if out.get("service") else ""
+    typer.echo(
+        f"{out['name']} is {out['state']}{scope} until {out['expires_at']} "
+        f"(set by {out['set_by']}: {out['reason']}; audit seq {out['audit_seq']})"
+    )
+
+
+@app.command("clear")
+def clear_signal(name: NameArg, service: ServiceOpt = None, json_out: JsonOpt = False) -> None:
+    """Remove a signal's live override (audited); its real source speaks again."""
+    with plane() as client:
+        out = client.clear_signal(name, service)
+    if json_out:
+        emit_json(out)
+        return
+    count = len(out["cleared"])
+    typer.echo(
+        f"cleared {count} override{'s' if count != 1 else ''} of {name}; "
+        f"its source speaks again (audit seq {out['audit_seq']})"
+    )

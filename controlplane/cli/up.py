@@ -1,0 +1,196 @@
+"""`opsctl up`: run the plane on loopback and say, once it answers, where everything is."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from controlplane.cli._common import EXIT_USAGE, JsonOpt, fail
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from controlplane.config import Settings
+
+log = logging.getLogger("controlplane.up")
+Stop = Callable[[], None]
+
+
+def start_local_workloads(settings: Settings) -> Stop:
+    """Hook: start the three ML services as local processes; return a function that stops them.
+
+    A no-op for now; the workload engineer fills it in (only called with the local backend).
+    """
+    del settings
+    return lambda: None
+
+
+def up(
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (CONTROLPLANE_HOST; loopback only).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (CONTROLPLANE_PORT, default 8700).")
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Start the control plane (and, with the local backend, its services) in the foreground."""
+    _configure_logging()
+    settings = _settings(host, port)
+    sock = _bind(settings.host, settings.port)
+    from controlplane.app import create_app
+
+    app = create_app(settings)
+    stop = start_local_workloads(settings) if settings.workload_backend == "local" else lambda: None
+    server = _server(app, access_log)
+    _announce_when_ready(server, lambda: _banner(app, settings, json_out))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        stop()
+        app.state.ctx.engine.dispose()
+
+
+def _configure_logging() -> None:
+    """Readable one-line logs on stderr, shared by the plane and uvicorn."""
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def _settings(host: str | None, port: int | None) -> Settings:
+    """Settings from the environment, with command-line overrides; refuse unsafe ones (exit 2)."""
+    from pydantic import ValidationError
+
+    from controlplane.config import Settings, get_settings
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        return Settings(**overrides) if overrides else get_settings()  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise fail(f"invalid CONTROLPLANE_* settings: {problems}", EXIT_USAGE) from None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Take the port before the slow start-up, so a busy port fails fast and clearly."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise fail(
+            f"cannot listen on {host}:{port} ({exc.strerror}); is the plane already running "
+            "(try `opsctl whoami`)? Otherwise set CONTROLPLANE_PORT or pass --port."
+        ) from None
+    return sock
+
+
+def _server(app: FastAPI, access_log: bool) -> uvicorn.Server:
+    """A uvicorn server that logs through our logging set-up."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_config=None, access_log=access_log, server_header=False)
+    return uvicorn.Server(config)
+
+
+def _announce_when_ready(server: uvicorn.Server, announce: Callable[[], None]) -> None:
+    """Print the banner once uvicorn accepts connections (not before, so the URLs work)."""
+
+    def watch() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.05)
+        announce()
+
+    threading.Thread(target=watch, name="opsctl-banner", daemon=True).start()
+
+
+def _banner(app: FastAPI, settings: Settings, json_out: bool) -> None:
+    """Tell a newcomer where the docs, dashboard and admin token are, and what to try."""
+    info = banner_info(app, settings)
+    if json_out:
+        typer.echo(json.dumps(info))
+        return
+    typer.echo(render_banner(info))
+
+
+def banner_info(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """What the banner says, as data (also the `--json` output)."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{settings.port}"
+    has_dashboard = any(getattr(r, "path", None) == "/" for r in app.routes)
+    prog = _prog()
+    return {
+        "url": base,
+        "docs": f"{base}/docs",
+        "dashboard": f"{base}/" if has_dashboard else None,
+        "admin_token_file": str(settings.admin_token_path.resolve()),
+        "admin_token": app.state.ctx.admin_token,
+        "env": _client_env(settings, base),
+        "try": [
+            f"{prog} decide deploy --env production --service bankchurn",
+            f'{prog} signals set incident_active --ttl 30m --reason "trying opsctl"',
+            f"{prog} audit verify",
+        ],
+    }
+
+
+def render_banner(info: dict[str, Any]) -> str:
+    """The banner as people read it."""
+    lines = ["", f"control plane ready on {info['url']}", f"  API docs     {info['docs']}"]
+    if info["dashboard"]:
+        lines.append(f"  dashboard    {info['dashboard']}")
+    lines.append(f"  admin token  {info['admin_token_file']} (mode 0600; the CLI reads it)")
+    if info["admin_token"]:
+        lines.append(f"  first start: admin token {info['admin_token']} (shown only this once)")
+    lines += ["", "try, in another terminal in this folder:"]
+    lines += [f"  export {k}={v}" for k, v in info["env"].items()]
+    lines += [f"  {cmd}" for cmd in info["try"]]
+    lines += ["", "Ctrl-C stops the plane.", ""]
+    return "\n".join(lines)
+
+
+def _client_env(settings: Settings, base: str) -> dict[str, str]:
+    """The variables another shell needs when this plane is not at the defaults."""
+    env: dict[str, str] = {}
+    if base != "http://127.0.0.1:8700":
+        env["CONTROLPLANE_URL"] = base
+    if settings.state_dir != Path(".controlplane"):
+        env["CONTROLPLANE_STATE_DIR"] = str(settings.state_dir)
+    return env
+
+
+def _prog() -> str:
+    """`opsctl` when it is on PATH, else the path to it (e.g. .venv/bin/opsctl after make run)."""
+    if shutil.which("opsctl"):
+        return "opsctl"
+    script = Path(sys.executable).parent / "opsctl"
+    if not script.exists():
+        return "opsctl"
+    relative = os.path.relpath(script)
+    return str(script) if relative.startswith("..") else relative

@@ -1,0 +1,449 @@
+"""A small typed sync client for the plane's HTTP API (what the CLI and agents use).
+
+It imports no FastAPI, database or domain service code, so an agent can depend on it alone.
+Errors come back as the same `controlplane.errors` classes the plane raised.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypedDict, cast
+
+import httpx
+
+from controlplane.errors import ControlPlaneError, Unauthenticated, Unavailable, all_error_classes
+
+DEFAULT_URL = "http://127.0.0.1:8700"
+DEFAULT_TIMEOUT_S = 10.0
+START_HINT = "is the plane running? start it with `opsctl up`"
+_WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+
+
+class SignalOut(TypedDict):
+    """A signal reading (also the shape inside a decision, plus applies/counted/note there)."""
+
+    name: str
+    state: str
+    source: str
+    observed_at: str | None
+    evidence: dict[str, Any]
+
+
+class DecisionSignal(SignalOut, total=False):
+    """A signal as a decision lists it: whether it applied and counted, and why."""
+
+    applies: bool
+    counted: bool
+    note: str
+
+
+class DecisionOut(TypedDict):
+    """The §11 decision JSON."""
+
+    decision_id: str
+    operation: str
+    environment: str
+    service: str | None
+    actor: str
+    base_mode: str
+    final_mode: str
+    signals: list[DecisionSignal]
+    reasons: list[str]
+    rules_fired: list[str]
+    required_approvals: int
+    policy_version: str
+    counterfactual: str
+    decided_at: str
+    recorded: bool
+    audit_seq: int | None
+
+
+class SignalsOut(TypedDict):
+    """Every signal for one scope."""
+
+    service: str | None
+    data: list[SignalOut]
+
+
+class OverrideOut(TypedDict):
+    """A manual signal override as stored."""
+
+    id: str
+    name: str
+    state: str
+    service: str | None
+    reason: str
+    set_by: str
+    expires_at: str
+    audit_seq: int
+
+
+class OverrideCleared(TypedDict):
+    """Which overrides a clear removed."""
+
+    cleared: list[str]
+    audit_seq: int
+
+
+class PolicyInfo(TypedDict):
+    """The policy in force on the plane."""
+
+    version: str | None
+    directory: str
+    last_error: str | None
+    operations: dict[str, dict[str, str]]
+    signals: list[str]
+
+
+class IncidentOut(TypedDict):
+    """An incident."""
+
+    id: str
+    service: str | None
+    severity: str
+    title: str
+    status: str
+    source: str
+    opened_by: str
+    opened_at: str
+    resolved_by: str | None
+    resolved_at: str | None
+    resolution: str | None
+
+
+class AuditPage(TypedDict):
+    """A page of audit export lines (seed field names) and the next cursor."""
+
+    data: list[dict[str, Any]]
+    count: int
+    next_cursor: int | None
+
+
+class VerifyOut(TypedDict):
+    """The plane's chain verification."""
+
+    ok: bool
+    records: int
+    last_seq: int
+    head_hash: str
+    checkpoints_checked: int
+    last_checkpoint_seq: int | None
+    last_checkpoint_ts: str | None
+    problems: list[str]
+    summary: str
+
+
+class WhoAmI(TypedDict):
+    """The caller as the plane sees it."""
+
+    identity_id: str
+    name: str
+    kind: str
+    roles: list[str]
+
+
+class TokenIssued(TypedDict):
+    """A new token, shown only this once."""
+
+    identity_id: str
+    name: str
+    kind: str
+    roles: list[str]
+    token: str
+    token_id: str
+    expires_at: str | None
+
+
+class IdentityOut(TypedDict):
+    """An identity without secrets."""
+
+    id: str
+    name: str
+    kind: str
+    roles: list[str]
+    created_at: str
+    disabled: bool
+
+
+def default_url(env: Mapping[str, str]) -> str:
+    """CONTROLPLANE_URL, else the address `opsctl up` listens on with the same environment."""
+    if env.get("CONTROLPLANE_URL"):
+        return env["CONTROLPLANE_URL"].rstrip("/")
+    host = env.get("CONTROLPLANE_HOST", "127.0.0.1")
+    host = "127.0.0.1" if host in _WILDCARD_HOSTS else host
+    port = env.get("CONTROLPLANE_PORT")
+    if port is None and host == "127.0.0.1":
+        return DEFAULT_URL
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port or 8700}"
+
+
+def admin_token_path(env: Mapping[str, str]) -> Path:
+    """Where the first `opsctl up` leaves the admin token for the local CLI."""
+    return Path(env.get("CONTROLPLANE_STATE_DIR") or ".controlplane") / "admin.token"
+
+
+def _read_token_file(path: Path) -> str | None:
+    """The token in a file, or None when the file is missing or unreadable."""
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def error_from_response(response: httpx.Response) -> ControlPlaneError:
+    """Turn an error response back into the error class the plane raised."""
+    try:
+        body = response.json()
+        error = body["error"]
+        code, message = str(error["code"]), str(error["message"])
+        details = error.get("details") or {}
+    except (ValueError, KeyError, TypeError):
+        code, message = "", response.text.strip()[:500] or response.reason_phrase
+        details = {}
+    cls = _error_class(code, response.status_code)
+    return cls(message, details if isinstance(details, dict) else {"details": details})
+
+
+_REMOTE_CLASSES: dict[tuple[str, int], type[ControlPlaneError]] = {}
+
+
+def _error_class(code: str, status: int) -> type[ControlPlaneError]:
+    """The class for a code; codes outside the tree get a subclass of the class for the status."""
+    known = all_error_classes()
+    if code in known:
+        return known[code]
+    by_status = {c.status: c for c in known.values() if c.__bases__[0] is ControlPlaneError}
+    base = by_status.get(status, ControlPlaneError)
+    if not code:
+        return base
+    key = (code, status)
+    if key not in _REMOTE_CLASSES:
+        name = "Remote_" + "".join(c if c.isalnum() else "_" for c in code)
+        _REMOTE_CLASSES[key] = type(name, (base,), {"code": code, "status": status})
+    return _REMOTE_CLASSES[key]
+
+
+class ControlPlaneClient:
+    """One method per endpoint; returns decoded JSON, raises `ControlPlaneError` subclasses."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        *,
+        token_source: str | None = None,
+        token_hint: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.token_source = token_source
+        self._token_hint = token_hint or "set CONTROLPLANE_TOKEN"
+        headers = {"User-Agent": "opsctl/0.1", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> ControlPlaneClient:
+        """Build from CONTROLPLANE_URL / CONTROLPLANE_TOKEN, else the local admin token file."""
+        env = os.environ if env is None else env
+        token, source = env.get("CONTROLPLANE_TOKEN") or None, "CONTROLPLANE_TOKEN"
+        if token is None:
+            path = admin_token_path(env)
+            token, source = _read_token_file(path), str(path)
+        hint = f"set CONTROLPLANE_TOKEN, or run `opsctl up` here once to create {source}"
+        return cls(
+            default_url(env),
+            token,
+            timeout,
+            token_source=source if token else None,
+            token_hint=None if token else hint,
+        )
+
+    def __enter__(self) -> ControlPlaneClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._http.close()
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send one request and decode the JSON answer, or raise the plane's error."""
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code >= 400:
+            raise self._explain(error_from_response(response))
+        return response.json()
+
+    def _unreachable(self, exc: httpx.TransportError) -> Unavailable:
+        """Say plainly that the plane could not be reached, and how to start it."""
+        if isinstance(exc, httpx.TimeoutException):
+            what = f"the control plane at {self.url} did not answer in time"
+        else:
+            what = f"cannot reach the control plane at {self.url}"
+        return Unavailable(f"{what}; {START_HINT}", {"url": self.url, "cause": repr(exc)})
+
+    def _explain(self, error: ControlPlaneError) -> ControlPlaneError:
+        """Add where credentials come from to a 401, since that is the usual fix."""
+        if isinstance(error, Unauthenticated):
+            where = (
+                f"from {self.token_source}" if self.token_source else f"none: {self._token_hint}"
+            )
+            error.details.setdefault("token", where)
+        return error
+
+    # -- decisions and policy --------------------------------------------------------------
+
+    def decide(
+        self,
+        operation: str,
+        environment: str,
+        service: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> DecisionOut:
+        """Ask for a mode (recorded in the audit log unless dry-run)."""
+        body = {
+            "operation": operation,
+            "environment": environment,
+            "service": service,
+            "context": dict(context or {}),
+            "dry_run": dry_run,
+        }
+        return cast(DecisionOut, self._request("POST", "/v1/decisions", json=body))
+
+    def get_decision(self, decision_id: str) -> dict[str, Any]:
+        """A recorded decision, as its audit line."""
+        return cast(dict[str, Any], self._request("GET", f"/v1/decisions/{decision_id}"))
+
+    def policies(self) -> PolicyInfo:
+        """The policy in force: version, base modes per operation and environment."""
+        return cast(PolicyInfo, self._request("GET", "/v1/policies"))
+
+    # -- risk signals and drift --------------------------------------------------------------
+
+    def signals(self, service: str | None = None) -> SignalsOut:
+        """Every signal's current reading."""
+        params = {"service": service} if service else None
+        return cast(SignalsOut, self._request("GET", "/v1/signals", params=params))
+
+    def set_signal(
+        self,
+        name: str,
+        *,
+        ttl: str,
+        reason: str,
+        state: Literal["active", "inactive"] = "active",
+        service: str | None = None,
+    ) -> OverrideOut:
+        """Override a signal for `ttl` (45s, 30m, 2h, 1d) with a reason; audited."""
+        body = {"state": state, "ttl": ttl, "reason": reason, "service": service}
+        return cast(OverrideOut, self._request("PUT", f"/v1/signals/{name}", json=body))
+
+    def clear_signal(self, name: str, service: str | None = None) -> OverrideCleared:
+        """Remove a live override so the real source speaks again; audited."""
+        params = {"service": service} if service else None
+        return cast(OverrideCleared, self._request("DELETE", f"/v1/signals/{name}", params=params))
+
+    def post_drift_report(self, report: Mapping[str, Any]) -> dict[str, Any]:
+        """Send a service's drift report; drift_severe follows the newest one."""
+        return cast(dict[str, Any], self._request("POST", "/v1/drift-reports", json=dict(report)))
+
+    # -- incidents ---------------------------------------------------------------------------
+
+    def open_incident(
+        self, severity: str, title: str, service: str | None = None, source: str = "manual"
+    ) -> IncidentOut:
+        """Open an incident (P1/P2 turn incident_active on)."""
+        body = {"severity": severity, "title": title, "service": service, "source": source}
+        return cast(IncidentOut, self._request("POST", "/v1/incidents", json=body))
+
+    def incidents(self, status: Literal["open", "resolved"] | None = None) -> list[IncidentOut]:
+        """Incidents, newest first."""
+        params = {"status": status} if status else None
+        page = self._request("GET", "/v1/incidents", params=params)
+        return cast(list[IncidentOut], page["data"])
+
+    def resolve_incident(self, incident_id: str, resolution: str) -> IncidentOut:
+        """Close an incident with what fixed it."""
+        path = f"/v1/incidents/{incident_id}/resolve"
+        return cast(IncidentOut, self._request("POST", path, json={"resolution": resolution}))
+
+    # -- audit -------------------------------------------------------------------------------
+
+    def audit(self, **filters: str | int | None) -> AuditPage:
+        """One page of the audit log (actor, operation, environment, service, result, since,
+        until, cursor, limit, order)."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        return cast(AuditPage, self._request("GET", "/v1/audit", params=params))
+
+    def verify_audit(self) -> VerifyOut:
+        """Have the plane walk its whole chain and checkpoints."""
+        return cast(VerifyOut, self._request("GET", "/v1/audit/verify"))
+
+    def export_audit(self) -> Iterator[str]:
+        """Stream the whole log as JSONL lines (without trailing newlines)."""
+        try:
+            with self._http.stream("GET", "/v1/audit/export") as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._explain(error_from_response(response))
+                for line in response.iter_lines():
+                    if line:
+                        yield line
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+
+    # -- identity ----------------------------------------------------------------------------
+
+    def whoami(self) -> WhoAmI:
+        """Who this client's token belongs to."""
+        return cast(WhoAmI, self._request("GET", "/v1/whoami"))
+
+    def create_token(
+        self,
+        name: str,
+        kind: str = "human",
+        roles: list[str] | None = None,
+        ttl_hours: float | None = None,
+    ) -> TokenIssued:
+        """Issue a token (admin only); the secret is in the answer and nowhere else."""
+        body = {"name": name, "kind": kind, "roles": roles or ["viewer"], "ttl_hours": ttl_hours}
+        return cast(TokenIssued, self._request("POST", "/v1/tokens", json=body))
+
+    def identities(self) -> list[IdentityOut]:
+        """Every identity (admin only)."""
+        return cast(list[IdentityOut], self._request("GET", "/v1/identities"))
+
+    # -- health ------------------------------------------------------------------------------
+
+    def healthz(self) -> dict[str, Any]:
+        """Liveness."""
+        return cast(dict[str, Any], self._request("GET", "/healthz"))
+
+    def readyz(self) -> dict[str, Any]:
+        """Readiness checks (raises `Unavailable` when not ready)."""
+        return cast(dict[str, Any], self._request("GET", "/readyz"))
