@@ -1,0 +1,1 @@
+"""Governed delivery: deployment gates, the deployment state machine and its API (DESIGN §5)."""
