@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -68,6 +67,35 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+class Timing:
+    """Request latency by route and status (pure ASGI: BaseHTTPMiddleware costs too much)."""
+
+    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.ctx.metrics.requests.labels(scope["method"], path, str(status)).observe(
+                time.perf_counter() - start
+            )
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -172,18 +200,6 @@ def create_app(
         app.include_router(router)
     _install_ops_routes(app, ctx)
 
-    @app.middleware("http")
-    async def _timing(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        ctx.metrics.requests.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - start
-        )
-        return response
-
+    app.add_middleware(Timing, ctx=ctx)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

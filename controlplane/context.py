@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlmodel import Session
 from controlplane import db
 from controlplane.adapters.base import MetricsSource
 from controlplane.audit import service as audit_service
+from controlplane.audit.batcher import GroupCommitter
 from controlplane.audit.models import AuditLine
 from controlplane.audit.signing import Signer
 from controlplane.clock import Clock, SystemClock
@@ -61,6 +61,8 @@ class AppContext:
 
     settings: Settings
     engine: Engine
+    read_engine: Engine
+    committer: GroupCommitter
     clock: Clock
     signer: Signer
     tokens: identity.TokenCache
@@ -69,43 +71,14 @@ class AppContext:
     metrics: PlaneMetrics
     admin_token: str | None = None
 
-    def audit(
-        self,
-        session: Session,
-        principal: Principal,
-        *,
-        operation: str,
-        result: str,
-        environment: str | None = None,
-        service: str | None = None,
-        base_mode: str | None = None,
-        final_mode: str | None = None,
-        signals: Sequence[Mapping[str, Any]] = (),
-        decision_id: str | None = None,
-        approvers: Sequence[str] = (),
-        inputs: Mapping[str, Any] | None = None,
-        outputs: Mapping[str, Any] | None = None,
-        policy_version: str | None = None,
-    ) -> AuditLine:
-        """Append an audit record for this principal inside the caller's transaction."""
+    def audit(self, session: Session, principal: Principal, **fields: Any) -> AuditLine:
+        """Append a record for this principal inside the caller's transaction."""
+        entry = self._entry(principal, fields)
         try:
             line = audit_service.record(
                 session=session,
                 clock=self.clock,
-                actor=principal.name,
-                actor_kind=principal.kind,
-                operation=operation,
-                result=result,
-                environment=environment,
-                service=service,
-                base_mode=base_mode,
-                final_mode=final_mode,
-                signals=signals,
-                decision_id=decision_id,
-                approvers=approvers,
-                inputs=inputs,
-                outputs=outputs,
-                policy_version=policy_version or self.policies.version,
+                entry=entry,
                 signer=self.signer,
                 checkpoint_every=self.settings.audit_checkpoint_every,
             )
@@ -115,6 +88,37 @@ class AppContext:
         self.metrics.audit_appends.inc()
         return line
 
+    def audit_standalone(self, principal: Principal, **fields: Any) -> AuditLine:
+        """Record something whose only effect is the record (a decision), via group commit."""
+        try:
+            line = self.committer.submit(self._entry(principal, fields))
+        except Exception:
+            self.metrics.audit_failures.inc()
+            raise
+        self.metrics.audit_appends.inc()
+        return line
+
+    async def audit_standalone_async(self, principal: Principal, **fields: Any) -> AuditLine:
+        """The same as audit_standalone, awaited on the event loop instead of a thread."""
+        try:
+            line = await self.committer.append(self._entry(principal, fields))
+        except Exception:
+            self.metrics.audit_failures.inc()
+            raise
+        self.metrics.audit_appends.inc()
+        return line
+
+    def _entry(self, principal: Principal, fields: dict[str, Any]) -> dict[str, Any]:
+        fields.setdefault("policy_version", self.policies.version)
+        return audit_service.make_entry(actor=principal.name, actor_kind=principal.kind, **fields)
+
+    def close(self) -> None:
+        """Stop background work and release connections."""
+        self.committer.close()
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
 
 def build_context(
     settings: Settings, *, clock: Clock | None = None, metrics_source: MetricsSource | None = None
@@ -123,6 +127,7 @@ def build_context(
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     engine = db.make_engine(settings.resolved_database_url)
     db.migrate(engine)
+    read_engine = db.make_read_engine(settings.resolved_database_url, engine)
     clock = clock or SystemClock()
     if metrics_source is None and settings.prometheus_url:
         from controlplane.adapters.prometheus import PrometheusSource
@@ -141,11 +146,19 @@ def build_context(
     return AppContext(
         settings=settings,
         engine=engine,
+        read_engine=read_engine,
+        committer=GroupCommitter(
+            engine=engine,
+            clock=clock,
+            signer=signer,
+            checkpoint_every=lambda: settings.audit_checkpoint_every,
+        ),
         clock=clock,
         signer=signer,
         tokens=identity.TokenCache(),
         policies=PolicyStore(settings.policy_dir),
         signals=SignalService(
+            engine=read_engine,
             clock=clock,
             metrics=metrics_source,
             on_hours=settings.on_hours,

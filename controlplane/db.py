@@ -22,8 +22,13 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Build an engine with the pragmas that make SQLite a safe single-file audit store."""
+def make_read_engine(url: str, write_engine: Engine) -> Engine:
+    """A separate reader pool on SQLite (readers must not queue behind writers); same on PG."""
+    return make_engine(url, read_only=True) if is_sqlite(url) else write_engine
+
+
+def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> Engine:
+    """Build an engine; on SQLite writers take the file lock up front, readers never do."""
     if is_sqlite(url):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -35,7 +40,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             max_overflow=pool_size,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -56,6 +61,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_deferred(connection: Any) -> None:
+    # A read transaction: a consistent WAL snapshot that never blocks the writer.
+    connection.exec_driver_sql("BEGIN")
 
 
 @contextmanager

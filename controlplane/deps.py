@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 
 from controlplane.context import AppContext
@@ -13,7 +14,7 @@ from controlplane.identity import service as identity
 from controlplane.identity.models import Principal
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     """The app's context."""
     ctx: AppContext = request.app.state.ctx
     return ctx
@@ -31,21 +32,33 @@ def get_session(ctx: CtxDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+def get_read_session(ctx: CtxDep) -> Iterator[Session]:
+    """A read-only session that never takes the SQLite write lock."""
+    with Session(ctx.read_engine) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def get_principal(request: Request, ctx: CtxDep) -> Principal:
-    """Resolve the bearer token (401 when missing or unknown)."""
-    cached = ctx.tokens.get(identity.hash_token(_bearer(request) or ""))
+async def get_principal(request: Request, ctx: CtxDep) -> Principal:
+    """Resolve the bearer token (401 when missing or unknown); cached, so usually no I/O."""
+    token = _bearer(request)
+    cached = ctx.tokens.get(identity.hash_token(token)) if token else None
     if cached is not None:
         return cached
-    with Session(ctx.engine) as session:
-        return identity.authenticate(
-            session=session, clock=ctx.clock, token=_bearer(request), cache=ctx.tokens
-        )
+    return await run_in_threadpool(_authenticate, ctx, token)
+
+
+def _authenticate(ctx: AppContext, token: str | None) -> Principal:
+    with Session(ctx.read_engine) as session:
+        return identity.authenticate(session=session, clock=ctx.clock, token=token, cache=ctx.tokens)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -54,7 +67,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def role(name: str) -> Callable[[Principal], Principal]:
     """A dependency that requires a role (403 otherwise)."""
 
-    def _check(principal: CurrentPrincipal) -> Principal:
+    async def _check(principal: CurrentPrincipal) -> Principal:
         identity.require(principal, name)
         return principal
 

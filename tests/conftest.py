@@ -76,7 +76,7 @@ def app(settings: Settings, clock: ManualClock) -> Iterator[FastAPI]:
     """A fully wired plane (migrated database, admin bootstrapped)."""
     application = create_app(settings, clock=clock)
     yield application
-    application.state.ctx.engine.dispose()
+    application.state.ctx.close()
 
 
 @pytest.fixture

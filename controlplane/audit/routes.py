@@ -13,14 +13,14 @@ from sqlmodel import Session
 from controlplane.audit import service as audit
 from controlplane.audit.chain import canonical_json
 from controlplane.audit.models import RESULTS, AuditPage, VerifyResult
-from controlplane.deps import CtxDep, SessionDep, Viewer
+from controlplane.deps import CtxDep, ReadSessionDep, Viewer
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 @router.get("", response_model=AuditPage)
 def list_audit(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Viewer,
     actor: str | None = None,
     operation: str | None = None,
@@ -50,7 +50,7 @@ def list_audit(
 
 
 @router.get("/verify", response_model=VerifyResult)
-def verify_audit(session: SessionDep, ctx: CtxDep, _: Viewer) -> VerifyResult:
+def verify_audit(session: ReadSessionDep, ctx: CtxDep, _: Viewer) -> VerifyResult:
     """Walk the whole chain and the signed checkpoints; say exactly what is broken."""
     return audit.verify(session=session, signer=ctx.signer)
 
@@ -60,7 +60,7 @@ def export_audit(ctx: CtxDep, _: Viewer) -> StreamingResponse:
     """The whole log as JSONL with the seed's field names (plus seq and hashes)."""
 
     def lines() -> Iterator[bytes]:
-        with Session(ctx.engine) as session:
+        with Session(ctx.read_engine) as session:
             for line in audit.iter_lines(session=session):
                 yield (canonical_json(line.model_dump()) + "\n").encode()
 

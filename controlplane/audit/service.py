@@ -40,10 +40,8 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def record(
+def make_entry(
     *,
-    session: Session,
-    clock: Clock,
     actor: str,
     actor_kind: str,
     operation: str,
@@ -58,13 +56,11 @@ def record(
     inputs: Mapping[str, Any] | None = None,
     outputs: Mapping[str, Any] | None = None,
     policy_version: str | None = None,
-    signer: Signer | None = None,
-    checkpoint_every: int = 0,
-) -> AuditLine:
-    """Append one record to the chain inside the caller's transaction; raise 503 if we cannot."""
+) -> dict[str, Any]:
+    """Validate and redact one entry before it is chained (no I/O, so it can fail early)."""
     if result not in RESULTS:
         raise InvalidSpec(f"audit result {result!r} is not one of {', '.join(RESULTS)}")
-    fields: dict[str, Any] = {
+    return {
         "id": uuid.uuid4().hex,
         "actor": actor,
         "actor_kind": actor_kind,
@@ -81,29 +77,57 @@ def record(
         "outputs": _jsonable(redact(dict(outputs or {}))),
         "policy_version": policy_version,
     }
+
+
+def append(
+    *,
+    session: Session,
+    clock: Clock,
+    entries: Sequence[Mapping[str, Any]],
+    signer: Signer | None = None,
+    checkpoint_every: int = 0,
+) -> list[AuditLine]:
+    """Chain entries onto the log inside the caller's transaction; raise 503 if we cannot."""
     try:
         conn = session.connection()
         head = conn.execute(
             select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
         ).one()
-        fields["seq"] = int(head.seq) + 1
-        fields["prev_hash"] = head.hash
-        fields["ts"] = iso(clock.now())
-        line = chain.export_form(fields)
-        fields["hash"] = chain.record_hash(line)
-        conn.execute(insert(_RECORD).values(**fields))
-        conn.execute(
-            update(_HEAD).where(_HEAD.c.id == 1).values(seq=fields["seq"], hash=fields["hash"])
-        )
-        if signer is not None and checkpoint_every and fields["seq"] % checkpoint_every == 0:
-            _write_checkpoint(conn, signer, fields["seq"], fields["hash"], fields["ts"])
+        seq, prev_hash, ts = int(head.seq), str(head.hash), iso(clock.now())
+        rows, lines = [], []
+        for entry in entries:
+            seq += 1
+            fields = {**entry, "seq": seq, "prev_hash": prev_hash, "ts": ts}
+            line = chain.export_form(fields)
+            fields["hash"] = prev_hash = chain.record_hash(line)
+            rows.append(fields)
+            lines.append(AuditLine(**line, hash=prev_hash))
+            if signer is not None and checkpoint_every and seq % checkpoint_every == 0:
+                _write_checkpoint(conn, signer, seq, prev_hash, ts)
+        conn.execute(insert(_RECORD), rows)
+        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev_hash))
     except SQLAlchemyError as exc:
         log.error("audit append failed: %s", exc.__class__.__name__)
         raise AuditUnavailable(
             "the audit log cannot be written, so the action was not taken",
             {"cause": exc.__class__.__name__},
         ) from exc
-    return AuditLine(**line, hash=fields["hash"])
+    return lines
+
+
+def record(
+    *,
+    session: Session,
+    clock: Clock,
+    entry: Mapping[str, Any],
+    signer: Signer | None = None,
+    checkpoint_every: int = 0,
+) -> AuditLine:
+    """Append one entry in the caller's transaction (the change and its record commit together)."""
+    return append(
+        session=session, clock=clock, entries=[entry], signer=signer,
+        checkpoint_every=checkpoint_every,
+    )[0]
 
 
 def _write_checkpoint(conn: Any, signer: Signer, seq: int, head_hash: str, ts: str) -> None:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from controlplane.deps import CtxDep, Operator, SessionDep, Viewer
+from controlplane.deps import CtxDep, Operator, ReadSessionDep, SessionDep, Viewer
 from controlplane.incident import service as incidents
 from controlplane.incident.models import (
     IncidentCreate,
@@ -31,7 +31,7 @@ def open_incident(
 
 @router.get("", response_model=IncidentsPublic)
 def list_incidents(
-    session: SessionDep, _: Viewer, status: Literal["open", "resolved"] | None = None
+    session: ReadSessionDep, _: Viewer, status: Literal["open", "resolved"] | None = None
 ) -> IncidentsPublic:
     """Incidents, newest first."""
     data = incidents.list_incidents(session=session, status=status)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from controlplane.deps import CtxDep, CurrentPrincipal, SessionDep, Viewer
+from controlplane.deps import CtxDep, CurrentPrincipal, ReadSessionDep, Viewer
 from controlplane.identity import service as identity
 from controlplane.policy import service as decisions
 from controlplane.policy.service import DecisionOut, DecisionRequest
@@ -16,18 +16,16 @@ router = APIRouter(prefix="/v1", tags=["decisions"])
 
 
 @router.post("/decisions", response_model=DecisionOut)
-def create_decision(
-    body: DecisionRequest, session: SessionDep, ctx: CtxDep, principal: CurrentPrincipal
+async def create_decision(
+    body: DecisionRequest, ctx: CtxDep, principal: CurrentPrincipal
 ) -> DecisionOut:
     """Decide AUTO / CONSULT / STOP for an operation, with reasons; recorded unless dry-run."""
     identity.require(principal, "viewer" if body.dry_run else "operator")
-    out = decisions.decide(session=session, ctx=ctx, principal=principal, request=body)
-    session.commit()
-    return out
+    return await decisions.decide_async(ctx=ctx, principal=principal, request=body)
 
 
 @router.get("/decisions/{decision_id}")
-def get_decision(decision_id: str, session: SessionDep, _: Viewer) -> dict[str, Any]:
+def get_decision(decision_id: str, session: ReadSessionDep, _: Viewer) -> dict[str, Any]:
     """A recorded decision as its audit record."""
     return decisions.find_recorded(session=session, decision_id=decision_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -43,16 +44,31 @@ class DecisionOut(Decision):
     audit_seq: int | None = None
 
 
+def to_input(principal: Principal, request: DecisionRequest) -> DecisionInput:
+    """The engine's input: the request, acted by the caller."""
+    return DecisionInput(
+        operation=request.operation,
+        environment=request.environment,
+        service=request.service,
+        actor=principal.name,
+        actor_kind=principal.kind,
+        context=request.context,
+    )
+
+
 def evaluate(
-    *, session: Session, ctx: AppContext, principal: Principal, inp: DecisionInput
+    *, ctx: AppContext, inp: DecisionInput, readings: list[SignalReading] | None = None
 ) -> Decision:
     """Decide with live signals; with no valid policy loaded, everything is STOP."""
-    readings = ctx.signals.readings(session, inp.service)
+    if readings is None:
+        readings = ctx.signals.readings(inp.service)
     policy = ctx.policies.current()
     decision_id = uuid.uuid4().hex
     if policy is None:
         return _no_policy(inp, readings, decision_id, ctx)
-    return engine.decide(inp, readings, policy, decision_id=decision_id, now=ctx.clock.now())
+    decision = engine.decide(inp, readings, policy, decision_id=decision_id, now=ctx.clock.now())
+    ctx.metrics.decisions.labels(decision.final_mode, decision.environment.value).inc()
+    return decision
 
 
 def _no_policy(
@@ -77,41 +93,48 @@ def _no_policy(
     )
 
 
-def decide(
-    *, session: Session, ctx: AppContext, principal: Principal, request: DecisionRequest
-) -> DecisionOut:
-    """Decide for the caller and, unless dry-run, record the decision in the audit log."""
-    inp = DecisionInput(
-        operation=request.operation,
-        environment=request.environment,
-        service=request.service,
-        actor=principal.name,
-        actor_kind=principal.kind,
-        context=request.context,
-    )
-    decision = evaluate(session=session, ctx=ctx, principal=principal, inp=inp)
-    ctx.metrics.decisions.labels(decision.final_mode, decision.environment.value).inc()
-    if request.dry_run:
-        return DecisionOut(**decision.model_dump(), recorded=False)
-    line = ctx.audit(
-        session,
-        principal,
-        operation=decision.operation,
-        result="requested",
-        environment=decision.environment.value,
-        service=decision.service,
-        base_mode=decision.base_mode,
-        final_mode=decision.final_mode,
-        signals=[s.model_dump(mode="json") for s in decision.signals],
-        decision_id=decision.decision_id,
-        inputs={"context": request.context},
-        outputs={
+def audit_fields(decision: Decision, request: DecisionRequest) -> dict[str, Any]:
+    """What the audit log keeps of a decision."""
+    return {
+        "operation": decision.operation,
+        "result": "requested",
+        "environment": decision.environment.value,
+        "service": decision.service,
+        "base_mode": decision.base_mode,
+        "final_mode": decision.final_mode,
+        "signals": [s.model_dump(mode="json") for s in decision.signals],
+        "decision_id": decision.decision_id,
+        "inputs": {"context": request.context},
+        "outputs": {
             "reasons": decision.reasons,
             "required_approvals": decision.required_approvals,
             "counterfactual": decision.counterfactual,
         },
-        policy_version=decision.policy_version,
-    )
+        "policy_version": decision.policy_version,
+    }
+
+
+def decide(*, ctx: AppContext, principal: Principal, request: DecisionRequest) -> DecisionOut:
+    """Decide for the caller and, unless dry-run, record it (blocking; for threads and scripts)."""
+    decision = evaluate(ctx=ctx, inp=to_input(principal, request))
+    if request.dry_run:
+        return DecisionOut(**decision.model_dump(), recorded=False)
+    line = ctx.audit_standalone(principal, **audit_fields(decision, request))
+    return DecisionOut(**decision.model_dump(), recorded=True, audit_seq=line.seq)
+
+
+async def decide_async(
+    *, ctx: AppContext, principal: Principal, request: DecisionRequest
+) -> DecisionOut:
+    """The same as decide, without holding a thread while the record commits."""
+    inp = to_input(principal, request)
+    readings = ctx.signals.cached_readings(inp.service)
+    if readings is None:
+        readings = await asyncio.to_thread(ctx.signals.readings, inp.service)
+    decision = evaluate(ctx=ctx, inp=inp, readings=readings)
+    if request.dry_run:
+        return DecisionOut(**decision.model_dump(), recorded=False)
+    line = await ctx.audit_standalone_async(principal, **audit_fields(decision, request))
     return DecisionOut(**decision.model_dump(), recorded=True, audit_seq=line.seq)
 
 

@@ -21,13 +21,12 @@ router = APIRouter(prefix="/v1", tags=["signals"])
 
 @router.get("/signals", response_model=SignalsPublic)
 def list_signals(
-    session: SessionDep,
     ctx: CtxDep,
     _: Viewer,
     service: str | None = Query(default=None, max_length=64, pattern=SERVICE_PATTERN),
 ) -> SignalsPublic:
     """Every risk signal with its state, source, time and evidence."""
-    readings = ctx.signals.readings(session, service)
+    readings = ctx.signals.readings(service)
     return SignalsPublic(
         service=service,
         data=[

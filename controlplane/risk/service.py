@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, or_, select
 
 from controlplane.adapters.base import MetricsSource
@@ -48,6 +49,7 @@ class SignalService:
     def __init__(
         self,
         *,
+        engine: Engine,
         clock: Clock,
         metrics: MetricsSource | None,
         on_hours: tuple[int, int],
@@ -55,6 +57,7 @@ class SignalService:
         local_ttl_s: float = 2.0,
         budget_query: str = DEFAULT_BUDGET_QUERY,
     ) -> None:
+        self.engine = engine
         self.clock = clock
         self.metrics = metrics
         self.on_hours = on_hours
@@ -76,10 +79,26 @@ class SignalService:
         with self._lock:
             self._cache.clear()
 
-    def readings(self, session: Session, service: str | None) -> list[SignalReading]:
+    def readings(self, service: str | None) -> list[SignalReading]:
         """All five signals for a service (or plane-wide), live overrides taking precedence."""
-        overrides = self._live_overrides(session, service)
-        return [overrides.get(name) or self._read(name, session, service) for name in SIGNAL_NAMES]
+        with Session(self.engine) as session:  # connects only on a cache miss
+            overrides = self._live_overrides(session, service)
+            return [
+                overrides.get(name) or self._read(name, session, service) for name in SIGNAL_NAMES
+            ]
+
+    def cached_readings(self, service: str | None) -> list[SignalReading] | None:
+        """All five readings if every one is fresh in the cache (no I/O), else None."""
+        overrides = self._fresh(("__overrides__", service))
+        if not isinstance(overrides, dict):
+            return None
+        found = []
+        for name in SIGNAL_NAMES:
+            reading = overrides.get(name) or self._fresh((name, service))
+            if not isinstance(reading, SignalReading):
+                return None
+            found.append(reading)
+        return found
 
     def _fresh(self, key: tuple[str, str | None]) -> object | None:
         with self._lock:

@@ -15,6 +15,8 @@ from sqlmodel import Session
 from controlplane.audit import service as audit
 from controlplane.config import Settings
 from controlplane.identity.models import Principal
+from controlplane.incident import service as incidents
+from controlplane.incident.models import IncidentCreate
 from controlplane.policy import service as decisions
 from controlplane.policy.service import DecisionRequest
 
@@ -25,22 +27,44 @@ def _write(app: FastAPI, n: int, env: str) -> list[int]:
     ctx = app.state.ctx
     seqs = []
     for _ in range(n):
+        out = decisions.decide(
+            ctx=ctx,
+            principal=ADMIN,
+            request=DecisionRequest(operation="deploy", environment=env, service="bankchurn"),
+        )
+        assert out.audit_seq is not None
+        seqs.append(out.audit_seq)
+    return seqs
+
+
+def _open_incidents(app: FastAPI, n: int) -> list[int]:
+    """Writes that go through a request-style transaction (change + record commit together)."""
+    ctx = app.state.ctx
+    seqs = []
+    for i in range(n):
         with Session(ctx.engine) as session:
-            out = decisions.decide(
+            incidents.open_incident(
                 session=session,
                 ctx=ctx,
                 principal=ADMIN,
-                request=DecisionRequest(operation="deploy", environment=env, service="bankchurn"),
+                request=IncidentCreate(severity="P3", title=f"noise {i}"),
+            )
+            seqs.append(
+                audit.list_records(session=session, descending=True, limit=1).data[0].seq
             )
             session.commit()
-            assert out.audit_seq is not None
-            seqs.append(out.audit_seq)
     return seqs
 
 
 def test_eight_threads_write_one_unbroken_chain(app: FastAPI) -> None:
+    """Four threads decide (group commit) while four open incidents (own transactions)."""
     with ThreadPoolExecutor(max_workers=8) as pool:
-        futures = [pool.submit(_write, app, 25, ("dev", "staging")[i % 2]) for i in range(8)]
+        futures = [
+            pool.submit(_write, app, 25, ("dev", "staging")[i % 2])
+            if i % 2
+            else pool.submit(_open_incidents, app, 25)
+            for i in range(8)
+        ]
         seqs = sorted(s for f in futures for s in f.result())
     assert seqs == list(range(1, 201))
     with Session(app.state.ctx.engine) as session:
@@ -52,10 +76,11 @@ def test_eight_threads_write_one_unbroken_chain(app: FastAPI) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    from sqlmodel import Session
     from controlplane.config import Settings
     from controlplane.context import build_context
     from controlplane.identity.models import Principal
+from controlplane.incident import service as incidents
+from controlplane.incident.models import IncidentCreate
     from controlplane.policy import service as decisions
     from controlplane.policy.service import DecisionRequest
 
@@ -63,10 +88,9 @@ WRITER = textwrap.dedent(
     ctx = build_context(settings)
     who = Principal("p", sys.argv[4], "agent", frozenset({"operator"}))
     for _ in range(int(sys.argv[5])):
-        with Session(ctx.engine) as session:
-            decisions.decide(session=session, ctx=ctx, principal=who,
-                request=DecisionRequest(operation="deploy", environment="dev"))
-            session.commit()
+        decisions.decide(ctx=ctx, principal=who,
+            request=DecisionRequest(operation="deploy", environment="dev"))
+    ctx.close()
     """
 )
 

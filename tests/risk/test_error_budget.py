@@ -23,7 +23,7 @@ def _plane(
     app: FastAPI = create_app(settings, clock=clock, metrics_source=source)
     with TestClient(app) as client:
         yield client, {"Authorization": f"Bearer {app.state.ctx.admin_token}"}
-    app.state.ctx.engine.dispose()
+    app.state.ctx.close()
 
 
 @pytest.fixture

@@ -50,9 +50,7 @@ def test_recent_rollback_from_the_audit_log(
 ) -> None:
     ctx = app.state.ctx
     with Session(ctx.engine) as session:
-        audit.record(
-            session=session,
-            clock=clock,
+        entry = audit.make_entry(
             actor="oncall",
             actor_kind="human",
             operation="rollback",
@@ -60,6 +58,7 @@ def test_recent_rollback_from_the_audit_log(
             environment="production",
             service="bankchurn",
         )
+        audit.record(session=session, clock=clock, entry=entry)
         session.commit()
 
     def state() -> str:

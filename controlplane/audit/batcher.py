@@ -1,0 +1,126 @@
+"""Group commit for standalone audit records (decisions): many appends, one transaction, one fsync.
+
+A decision changes nothing but the log, so its record *is* the change. Callers block until the
+batch holding their record has committed, so a response is never sent for an unrecorded decision;
+if the commit fails, every caller in the batch gets AuditUnavailable (503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from controlplane.audit import service as audit
+from controlplane.audit.models import AuditLine
+from controlplane.audit.signing import Signer
+from controlplane.clock import Clock
+from controlplane.errors import AuditUnavailable, ControlPlaneError
+
+log = logging.getLogger(__name__)
+
+Item = tuple[Mapping[str, Any], "Future[AuditLine]"]
+
+
+class GroupCommitter:
+    """One writer thread that drains queued entries into shared transactions."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        clock: Clock,
+        signer: Signer,
+        checkpoint_every: Callable[[], int],
+        max_batch: int = 512,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._signer = signer
+        self._checkpoint_every = checkpoint_every
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="audit-group-commit", daemon=True)
+        self._stopped = False
+        self._thread.start()
+
+    def enqueue(self, entry: Mapping[str, Any]) -> Future[AuditLine]:
+        """Queue an entry (from make_entry); the future resolves once it is durably committed."""
+        if self._stopped:
+            raise AuditUnavailable("the audit writer is stopped; nothing was recorded")
+        future: Future[AuditLine] = Future()
+        self._queue.put((entry, future))
+        return future
+
+    def submit(self, entry: Mapping[str, Any], timeout_s: float = 30.0) -> AuditLine:
+        """Queue an entry and block until it is durably committed (threads, scripts)."""
+        try:
+            return self.enqueue(entry).result(timeout=timeout_s)
+        except TimeoutError as exc:
+            raise AuditUnavailable("the audit log did not commit in time") from exc
+
+    async def append(self, entry: Mapping[str, Any], timeout_s: float = 30.0) -> AuditLine:
+        """Queue an entry and await its commit without holding a thread."""
+        future = asyncio.wrap_future(self.enqueue(entry))
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError as exc:
+            raise AuditUnavailable("the audit log did not commit in time") from exc
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the writer thread."""
+        if not self._stopped:
+            self._stopped = True
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[Item]) -> None:
+        try:
+            with Session(self._engine) as session:
+                lines = audit.append(
+                    session=session,
+                    clock=self._clock,
+                    entries=[entry for entry, _ in batch],
+                    signer=self._signer,
+                    checkpoint_every=self._checkpoint_every(),
+                )
+                session.commit()
+        except ControlPlaneError as exc:
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        except Exception as exc:  # commit failures are SQLAlchemy errors: fail closed
+            log.error("audit group commit failed: %s", exc.__class__.__name__)
+            error = AuditUnavailable(
+                "the audit log cannot be written, so the action was not taken",
+                {"cause": exc.__class__.__name__},
+            )
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        for (_, future), line in zip(batch, lines, strict=True):
+            future.set_result(line)
