@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -298,7 +299,7 @@ def test_a_missing_decision_refuses() -> None:
     [{"environment": Environment.STAGING}, {"service": "nlpinsight"}, {"operation": "rollback"}],
     ids=["environment", "service", "operation"],
 )
-def test_a_decision_about_something_else_refuses(override: dict[str, object]) -> None:
+def test_a_decision_about_something_else_refuses(override: dict[str, Any]) -> None:
     r = result(make_context(decision=make_decision(**override)), "policy_decision")
     assert not r.passed
     assert "dec-1 is for" in r.reason
