@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from controlplane.deps import CtxDep, CurrentPrincipal, ReadSessionDep, Viewer
@@ -15,13 +15,14 @@ from controlplane.policy.service import DecisionOut, DecisionRequest
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
 
-@router.post("/decisions", response_model=DecisionOut)
+@router.post("/decisions", response_model=None, responses={200: {"model": DecisionOut}})
 async def create_decision(
     body: DecisionRequest, ctx: CtxDep, principal: CurrentPrincipal
-) -> DecisionOut:
+) -> Response:
     """Decide AUTO / CONSULT / STOP for an operation, with reasons; recorded unless dry-run."""
     identity.require(principal, "viewer" if body.dry_run else "operator")
-    return await decisions.decide_async(ctx=ctx, principal=principal, request=body)
+    out = await decisions.decide_async(ctx=ctx, principal=principal, request=body)
+    return Response(out.model_dump_json(), media_type="application/json")
 
 
 @router.get("/decisions/{decision_id}")

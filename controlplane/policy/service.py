@@ -43,6 +43,13 @@ class DecisionOut(Decision):
     recorded: bool
     audit_seq: int | None = None
 
+    @classmethod
+    def of(cls, decision: Decision, audit_seq: int | None) -> DecisionOut:
+        """Wrap an already-validated decision without validating it again."""
+        return cls.model_construct(
+            **dict(decision), recorded=audit_seq is not None, audit_seq=audit_seq
+        )
+
 
 def to_input(principal: Principal, request: DecisionRequest) -> DecisionInput:
     """The engine's input: the request, acted by the caller."""
@@ -118,9 +125,9 @@ def decide(*, ctx: AppContext, principal: Principal, request: DecisionRequest) -
     """Decide for the caller and, unless dry-run, record it (blocking; for threads and scripts)."""
     decision = evaluate(ctx=ctx, inp=to_input(principal, request))
     if request.dry_run:
-        return DecisionOut(**decision.model_dump(), recorded=False)
+        return DecisionOut.of(decision, None)
     line = ctx.audit_standalone(principal, **audit_fields(decision, request))
-    return DecisionOut(**decision.model_dump(), recorded=True, audit_seq=line.seq)
+    return DecisionOut.of(decision, line.seq)
 
 
 async def decide_async(
@@ -133,9 +140,9 @@ async def decide_async(
         readings = await asyncio.to_thread(ctx.signals.readings, inp.service)
     decision = evaluate(ctx=ctx, inp=inp, readings=readings)
     if request.dry_run:
-        return DecisionOut(**decision.model_dump(), recorded=False)
+        return DecisionOut.of(decision, None)
     line = await ctx.audit_standalone_async(principal, **audit_fields(decision, request))
-    return DecisionOut(**decision.model_dump(), recorded=True, audit_seq=line.seq)
+    return DecisionOut.of(decision, line.seq)
 
 
 def find_recorded(*, session: Session, decision_id: str) -> dict[str, Any]:
