@@ -1,0 +1,76 @@
+"""CLI fixtures: a real plane served by uvicorn on a free loopback port, and an `opsctl` runner."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from typer.testing import CliRunner, Result
+
+from controlplane.cli.main import app as opsctl_app
+
+REPO = Path(__file__).resolve().parents[2]
+Opsctl = Callable[..., Result]
+
+
+@pytest.fixture
+def plane_url(app: FastAPI) -> Iterator[str]:
+    """Serve the test plane over real HTTP in a background thread; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "test plane did not start"
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture
+def admin_token(app: FastAPI) -> str:
+    """The admin token the test plane bootstrapped."""
+    token: str = app.state.ctx.admin_token
+    return token
+
+
+def _runner(url: str, token: str | None, state_dir: Path) -> Opsctl:
+    """An `opsctl` bound to one plane and token, with an isolated state folder."""
+    runner = CliRunner()
+
+    def run(*args: str, token: str | None = token, url: str = url) -> Result:
+        env = {
+            "CONTROLPLANE_URL": url,
+            "CONTROLPLANE_TOKEN": token,
+            "CONTROLPLANE_STATE_DIR": str(state_dir),
+            "CONTROLPLANE_POLICY_DIR": str(REPO / "policies"),
+        }
+        return runner.invoke(opsctl_app, list(args), env=env)
+
+    return run
+
+
+@pytest.fixture
+def opsctl(plane_url: str, admin_token: str, tmp_path: Path) -> Opsctl:
+    """Run `opsctl ARGS` as the admin against the served plane."""
+    return _runner(plane_url, admin_token, tmp_path / "cli-state")
+
+
+@pytest.fixture
+def offline_opsctl(tmp_path: Path) -> Opsctl:
+    """Run `opsctl ARGS` with no plane at all (a closed port) and no token."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return _runner(f"http://127.0.0.1:{port}", None, tmp_path / "cli-state")
