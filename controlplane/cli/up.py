@@ -61,9 +61,12 @@ def up(
     _announce_when_ready(server, lambda: _banner(app, settings, json_out))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises Ctrl-C after a clean shutdown; a stop is not a failure
     finally:
         stop()
         app.state.ctx.engine.dispose()
+        log.info("control plane stopped")
 
 
 def _configure_logging() -> None:
