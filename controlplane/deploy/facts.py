@@ -58,7 +58,7 @@ def matching(
     return [
         f
         for f in history
-        if f.service == service and f.environment is environment and f.release == release
+        if f.service == service and f.environment == environment and f.release == release
     ]
 
 
