@@ -21,7 +21,7 @@ from controlplane.cli._common import (
 if TYPE_CHECKING:
     from controlplane.audit.chain import VerifyReport
 
-app = typer.Typer(help="Read, verify and export the hash-chained audit log.")
+app = typer.Typer(help="Read, verify and export the hash-chained audit log.", no_args_is_help=True)
 
 Opt = typer.Option
 

@@ -20,14 +20,15 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+# Commands are listed before groups in --help, each in the order registered here.
+app.command("up")(up.up)
 app.command("decide")(decide.decide)
+app.command("whoami")(whoami.whoami)
 app.add_typer(signals.app, name="signals")
 app.add_typer(policy.app, name="policy")
 app.add_typer(audit.app, name="audit")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(token.app, name="token")
-app.command("whoami")(whoami.whoami)
-app.command("up")(up.up)
 
 
 def main() -> None:

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from controlplane.policy.schema import Policy
     from controlplane.risk.signals import SignalReading
 
-app = typer.Typer(help="Lint, test and explain policies (offline); show the plane's policy.")
+app = typer.Typer(
+    help="Lint, test and explain policies (offline); show the plane's policy.",
+    no_args_is_help=True,
+)
 
 DirOpt = Annotated[
     Path,
