@@ -6,6 +6,7 @@ import builtins
 import contextlib
 import hashlib
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from controlplane.audit.signing import Signer
 from controlplane.errors import ControlPlaneError, InvalidSpec, NotFound
+from controlplane.handoff.invariants import SERVICE_PATTERN
 from controlplane.handoff.release import Release
 from controlplane.release import bundle, verify
 from controlplane.release.bundle import ReleaseUnusable
@@ -131,7 +133,7 @@ class ReleaseRegistry:
         release = _parse(ref)
         if release.digest is None:
             raise InvalidSpec(f"{release} is not pinned: use <service>@sha256:<64 hex>")
-        path = self.root / release.name / release.digest
+        path = self.root / _check_service(release.name) / release.digest
         if not path.is_dir():
             known = [r.ref for r in self.list(release.name)]
             raise NotFound(
@@ -173,7 +175,7 @@ class ReleaseRegistry:
     def _bundle_dirs(self, service: str | None) -> builtins.list[Path]:
         if not self.root.is_dir():
             return []
-        services = [self.root / service] if service else sorted(self.root.iterdir())
+        services = [self.root / _check_service(service)] if service else sorted(self.root.iterdir())
         return [
             p
             for s in services
@@ -192,8 +194,10 @@ def _parse(ref: str | Release) -> Release:
         raise InvalidSpec(str(exc)) from None
 
 
-def _check_service(service: str) -> None:
-    try:
-        Release(service)
-    except ValueError as exc:
-        raise InvalidSpec(str(exc)) from None
+def _check_service(service: str) -> str:
+    """Refuse names that are not a service (and could climb out of the releases folder)."""
+    if not re.match(SERVICE_PATTERN, service):
+        raise InvalidSpec(
+            f"{service!r} is not a service name (lowercase letter, then letters, digits, _ or -)"
+        )
+    return service
