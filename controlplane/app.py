@@ -16,13 +16,16 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from controlplane.adapters.base import MetricsSource
+from controlplane.adapters.base import MetricsSource, WorkloadBackend
+from controlplane.approval import routes as approval_routes
 from controlplane.audit import routes as audit_routes
 from controlplane.audit.models import AuditHead
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.context import AppContext, build_context
+from controlplane.deploy import routes as deploy_routes
 from controlplane.errors import ControlPlaneError, PayloadTooLarge
+from controlplane.handoff import routes as handoff_routes
 from controlplane.identity import routes as identity_routes
 from controlplane.incident import routes as incident_routes
 from controlplane.policy import routes as policy_routes
@@ -36,6 +39,9 @@ ROUTERS = (
     incident_routes.router,
     audit_routes.router,
     identity_routes.router,
+    deploy_routes.router,
+    approval_routes.router,
+    handoff_routes.router,
 )
 
 
@@ -185,9 +191,10 @@ def create_app(
     *,
     clock: Clock | None = None,
     metrics_source: MetricsSource | None = None,
+    workloads: WorkloadBackend | None = None,
 ) -> FastAPI:
     """Build the plane: connect and migrate, then mount every router."""
-    ctx = build_context(settings, clock=clock, metrics_source=metrics_source)
+    ctx = build_context(settings, clock=clock, metrics_source=metrics_source, workloads=workloads)
     app = FastAPI(
         title="ML ops control plane",
         version="0.1.0",

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from controlplane import db
-from controlplane.adapters.base import MetricsSource
+from controlplane.adapters.base import MetricsSource, Release, WorkloadBackend
+from controlplane.adapters.fakes import FakeWorkloads
 from controlplane.audit import service as audit_service
 from controlplane.audit.batcher import GroupCommitter
 from controlplane.audit.models import AuditLine
@@ -55,6 +57,32 @@ class PlaneMetrics:
         )
 
 
+class ReleaseCatalog(Protocol):
+    """Where releases come from: the local bundle registry, or anything for a fake backend."""
+
+    def check(self, ref: str) -> None:
+        """Raise NotFound for an unknown release."""
+        ...
+
+    def resolve(self, ref: str) -> Release:
+        """Turn a reference into what the backend runs."""
+        ...
+
+
+HealthCheck = Callable[[str], dict[str, Any]]
+
+
+class AnyRelease:
+    """A catalog that accepts every well-formed reference (fake backends, tests)."""
+
+    def check(self, ref: str) -> None:
+        """Every reference is fine."""
+
+    def resolve(self, ref: str) -> Release:
+        """The reference alone."""
+        return Release(ref)
+
+
 @dataclass
 class AppContext:
     """Long-lived collaborators shared by the routes of one app."""
@@ -69,7 +97,22 @@ class AppContext:
     policies: PolicyStore
     signals: SignalService
     metrics: PlaneMetrics
+    workloads: WorkloadBackend
+    releases: ReleaseCatalog
+    health: HealthCheck
     admin_token: str | None = None
+
+    def check_release(self, ref: str) -> None:
+        """Refuse (404) a release the backend cannot run."""
+        self.releases.check(ref)
+
+    def resolve_release(self, ref: str) -> Release:
+        """What the workload backend needs to run a release."""
+        return self.releases.resolve(ref)
+
+    def verify_health(self, url: str) -> dict[str, Any]:
+        """Readiness and error rate of a freshly rolled-out release."""
+        return self.health(url)
 
     def audit(self, session: Session, principal: Principal, **fields: Any) -> AuditLine:
         """Append a record for this principal inside the caller's transaction."""
@@ -121,7 +164,11 @@ class AppContext:
 
 
 def build_context(
-    settings: Settings, *, clock: Clock | None = None, metrics_source: MetricsSource | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    metrics_source: MetricsSource | None = None,
+    workloads: WorkloadBackend | None = None,
 ) -> AppContext:
     """Connect, migrate, load keys and policy, bootstrap the admin on first start."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -166,5 +213,15 @@ def build_context(
             local_ttl_s=settings.signal_local_ttl_s,
         ),
         metrics=PlaneMetrics(),
+        **_workload_parts(settings, workloads),
         admin_token=admin_token,
     )
+
+
+def _workload_parts(settings: Settings, workloads: WorkloadBackend | None) -> dict[str, Any]:
+    """The backend, its release catalog and its health check, from settings or as given."""
+    if workloads is None:
+        workloads = FakeWorkloads()
+    if isinstance(workloads, FakeWorkloads):
+        return {"workloads": workloads, "releases": AnyRelease(), "health": workloads.health}
+    raise NotImplementedError("wired in by the workload backend integration")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -64,7 +64,7 @@ def _authenticate(ctx: AppContext, token: str | None) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def role(name: str) -> Callable[[Principal], Principal]:
+def role(name: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency that requires a role (403 otherwise)."""
 
     async def _check(principal: CurrentPrincipal) -> Principal:

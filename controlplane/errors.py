@@ -81,6 +81,10 @@ class ApprovalRequired(Conflict):
     code = "approval_required"
 
 
+class GatesRefused(Conflict):
+    code = "gates_refused"
+
+
 class PayloadTooLarge(ControlPlaneError):
     code = "payload_too_large"
     status = 413

@@ -1,8 +1,17 @@
 """Imports every table module so SQLModel.metadata is complete (Alembic, tests)."""
 
+from controlplane.approval import models as approval_models
 from controlplane.audit import models as audit_models
+from controlplane.deploy import models as deploy_models
 from controlplane.identity import models as identity_models
 from controlplane.incident import models as incident_models
 from controlplane.risk import models as risk_models
 
-__all__ = ["audit_models", "identity_models", "incident_models", "risk_models"]
+__all__ = [
+    "approval_models",
+    "audit_models",
+    "deploy_models",
+    "identity_models",
+    "incident_models",
+    "risk_models",
+]

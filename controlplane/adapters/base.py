@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,4 +23,115 @@ class MetricsSource(Protocol):
 
     def query(self, promql: str) -> QueryResult:
         """Evaluate an instant query; raise AdapterUnavailable when the source cannot answer."""
+        ...
+
+
+# --- Workloads (DESIGN §5, §9): where the ML services run --------------------------------------
+
+RELEASE_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._/:-]*)@sha256:(?P<digest>[0-9a-f]{64})$")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One managed workload: a service in an environment (names double as k8s and file names)."""
+
+    service: str
+    environment: str
+
+    def __post_init__(self) -> None:
+        for value in (self.service, self.environment):
+            if not _NAME.match(value):
+                raise ValueError(f"{value!r} is not a valid service or environment name")
+
+    @property
+    def key(self) -> str:
+        """A stable string form, `service/environment`."""
+        return f"{self.service}/{self.environment}"
+
+
+@dataclass(frozen=True)
+class Release:
+    """What to run: a digest-pinned reference plus what the backend needs to run it."""
+
+    ref: str
+    artifact: str | None = None
+    image: str | None = None
+    model_version: str | None = None
+
+    def __post_init__(self) -> None:
+        if not RELEASE_REF.match(self.ref):
+            raise ValueError(f"release {self.ref!r} is not <name>@sha256:<64 hex>")
+
+    @property
+    def digest(self) -> str:
+        """The sha256 hex digest the reference pins."""
+        return self.ref.rsplit(":", 1)[1]
+
+    def to_json(self) -> dict[str, str | None]:
+        """Plain JSON for state files and results."""
+        return {
+            "ref": self.ref,
+            "artifact": self.artifact,
+            "image": self.image,
+            "model_version": self.model_version,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Release:
+        """Inverse of to_json."""
+        return cls(data["ref"], data.get("artifact"), data.get("image"), data.get("model_version"))
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """What a deploy, restore or restart did: ok, what now serves, and why when it failed."""
+
+    ok: bool
+    target: Target
+    release: str | None
+    previous: str | None
+    reason: str = ""
+    url: str | None = None
+    duration_s: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkloadStatus:
+    """What runs for a target now: release, replicas and whether it is ready."""
+
+    target: Target
+    release: str | None
+    state: str  # absent | running | progressing | degraded | stopped
+    replicas: int = 0
+    ready_replicas: int = 0
+    url: str | None = None
+    since: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class WorkloadBackend(Protocol):
+    """Runs releases of the ML services (local processes, Kubernetes, or a fake)."""
+
+    name: str
+
+    def deploy(self, target: Target, release: Release) -> RolloutResult:
+        """Roll out `release`; on failure keep (or put back) what served before."""
+        ...
+
+    def status(self, target: Target) -> WorkloadStatus:
+        """Report what runs for `target` now."""
+        ...
+
+    def restore(self, target: Target, previous_release: Release) -> RolloutResult:
+        """Roll back to an earlier healthy release."""
+        ...
+
+    def scale(self, target: Target, replicas: int) -> WorkloadStatus:
+        """Set the replica count (0 stops the workload)."""
+        ...
+
+    def restart(self, target: Target) -> RolloutResult:
+        """Restart the current release without downtime where the backend allows."""
         ...

@@ -1,0 +1,99 @@
+"""Deployment endpoints: request (gated), list, show, and what runs where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from controlplane.adapters.base import Target
+from controlplane.deploy import executor
+from controlplane.deploy import service as deployments
+from controlplane.deploy.models import DeploymentPublic, DeploymentsPublic, ServiceStatus
+from controlplane.deps import CtxDep, Operator, ReadSessionDep, SessionDep, Viewer
+from controlplane.errors import GatesRefused
+from controlplane.handoff.models import DeploymentRequest
+
+router = APIRouter(prefix="/v1", tags=["deployments"])
+
+
+@router.post(
+    "/deployments",
+    response_model=DeploymentPublic,
+    responses={202: {"model": DeploymentPublic}, 409: {"description": "gates refused"}},
+)
+async def create_deployment(
+    body: DeploymentRequest, session: SessionDep, ctx: CtxDep, principal: Operator
+) -> Any:
+    """Gate a deployment: AUTO runs now (200), CONSULT/STOP wait for approvals (202), else 409."""
+    dep = await run_in_threadpool(
+        deployments.request_deployment, session=session, ctx=ctx, principal=principal, request=body
+    )
+    await run_in_threadpool(session.commit)
+    if dep.status == "blocked":
+        failed = [g for g in dep.gates if not g["passed"]]
+        retry = [g["details"]["retry_after"] for g in failed if "retry_after" in g["details"]]
+        raise GatesRefused(
+            deployments.message(dep, 0, 0),
+            {
+                "deployment_id": dep.id,
+                "failed_gates": failed,
+                "retry_after": max(retry, default=None),
+            },
+        )
+    if dep.status == "approved":
+        dep = await run_in_threadpool(
+            executor.execute, ctx=ctx, deployment_id=dep.id, actor=principal
+        )
+    out = await run_in_threadpool(deployments.to_public, session=session, dep=dep)
+    status = 202 if dep.status == "pending_approval" else 200
+    return JSONResponse(out.model_dump(mode="json"), status_code=status)
+
+
+@router.get("/deployments", response_model=DeploymentsPublic)
+def list_deployments(
+    session: ReadSessionDep,
+    _: Viewer,
+    service: str | None = None,
+    environment: str | None = None,
+    status: str | None = None,
+    limit: int = Query(default=50, ge=1, le=500),
+) -> DeploymentsPublic:
+    """Deployments, newest first."""
+    rows = deployments.list_deployments(
+        session=session, service=service, environment=environment, status=status, limit=limit
+    )
+    data = [deployments.to_public(session=session, dep=d) for d in rows]
+    return DeploymentsPublic(data=data, count=len(data))
+
+
+@router.get("/deployments/{deployment_id}", response_model=DeploymentPublic)
+def get_deployment(deployment_id: str, session: ReadSessionDep, _: Viewer) -> DeploymentPublic:
+    """One deployment with its decision, gates, approvals and health."""
+    dep = deployments.get(session=session, deployment_id=deployment_id)
+    return deployments.to_public(session=session, dep=dep)
+
+
+@router.get("/services", response_model=list[ServiceStatus])
+def list_services(session: ReadSessionDep, ctx: CtxDep, _: Viewer) -> list[ServiceStatus]:
+    """Per service and environment: the live release, health, since when, where."""
+    out = []
+    for service in deployments.KNOWN_SERVICES:
+        for env in ("dev", "staging", "production"):
+            live = deployments.live(session=session, service=service, environment=env)
+            status = ctx.workloads.status(Target(service, env))
+            out.append(
+                ServiceStatus(
+                    service=service,
+                    environment=env,
+                    release=status.release or (live.release if live else None),
+                    deployment_id=live.id if live else None,
+                    status=status.state,
+                    healthy=status.ready_replicas > 0 if status.state != "absent" else None,
+                    since=live.healthy_since if live else None,
+                    url=status.url,
+                )
+            )
+    return out

@@ -1,0 +1,84 @@
+"""A plane with an in-memory workload backend, and request builders for delivery tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from controlplane.adapters.fakes import FakeWorkloads
+from controlplane.app import create_app
+from controlplane.clock import ManualClock
+from controlplane.config import Settings
+
+DIGEST_A = "ab" * 32
+DIGEST_B = "cd" * 32
+
+
+def release(digest: str = DIGEST_A, service: str = "bankchurn") -> str:
+    """A pinned release reference."""
+    return f"{service}@sha256:{digest}"
+
+
+def audit_for(ref: str, service: str = "bankchurn", **overrides: Any) -> dict[str, Any]:
+    """A passed security audit of exactly this release."""
+    fields: dict[str, Any] = {
+        "service": service,
+        "release": ref,
+        "signature_verified": True,
+        "sbom_attested": True,
+        "critical_findings": 0,
+        "high_findings": 0,
+        "secret_findings": 0,
+        "least_privilege_verified": True,
+        "passed": True,
+        "created_at": datetime(2026, 11, 25, 9, 0, tzinfo=UTC).isoformat(),
+    }
+    fields.update(overrides)
+    return fields
+
+
+def deploy_body(env: str, digest: str = DIGEST_A, **overrides: Any) -> dict[str, Any]:
+    """A valid deployment request for bankchurn in an environment."""
+    ref = release(digest)
+    body: dict[str, Any] = {
+        "service": "bankchurn",
+        "environment": env,
+        "release": ref,
+        "commit_sha": "a1b2c3d",
+    }
+    if env != "dev":
+        body["security_audit"] = audit_for(ref)
+    if env == "production":
+        body["release_tag"] = "v1.0.0"
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def workloads() -> FakeWorkloads:
+    """The in-memory backend the plane deploys to."""
+    return FakeWorkloads()
+
+
+@pytest.fixture
+def app(settings: Settings, clock: ManualClock, workloads: FakeWorkloads) -> Iterator[FastAPI]:
+    """A plane wired to the fake backend."""
+    application = create_app(settings, clock=clock, workloads=workloads)
+    yield application
+    application.state.ctx.close()
+
+
+@pytest.fixture
+def people(client: TestClient, token_for) -> dict[str, dict[str, str]]:
+    """An agent that ships, two human approvers, and a CI bot."""
+    return {
+        "agent": token_for(name="claude-code", kind="agent", roles=("operator",)),
+        "alice": token_for(name="alice", kind="human", roles=("approver", "operator")),
+        "bob": token_for(name="bob", kind="human", roles=("approver",)),
+        "ci": token_for(name="ci-bot", kind="ci", roles=("operator", "approver")),
+    }

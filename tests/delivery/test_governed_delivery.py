@@ -1,0 +1,200 @@
+"""Journey 2 and 3: an agent ships through dev, staging and production; humans approve."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from controlplane.adapters.fakes import FakeWorkloads
+from controlplane.clock import ManualClock
+from tests.delivery.conftest import DIGEST_B, deploy_body
+
+
+def _deploy(client: TestClient, headers: dict[str, str], body: dict) -> tuple[int, dict]:
+    r = client.post("/v1/deployments", json=body, headers=headers)
+    return r.status_code, r.json()
+
+
+def _ship_to_staging(client: TestClient, people) -> dict:
+    code, dev = _deploy(client, people["agent"], deploy_body("dev"))
+    assert code == 200 and dev["status"] == "succeeded", dev
+    code, staging = _deploy(client, people["agent"], deploy_body("staging"))
+    assert code == 202 and staging["status"] == "pending_approval", staging
+    return staging
+
+
+def test_dev_deploy_is_auto_and_verified(
+    client: TestClient, people, workloads: FakeWorkloads
+) -> None:
+    code, dep = _deploy(client, people["agent"], deploy_body("dev"))
+    assert code == 200
+    assert dep["status"] == "succeeded" and dep["mode"] == "AUTO"
+    assert dep["health"]["healthy"] is True
+    assert workloads.running["bankchurn/dev"] == dep["release"]
+
+
+def test_staging_waits_for_one_human_then_runs(client: TestClient, people, workloads) -> None:
+    staging = _ship_to_staging(client, people)
+    assert staging["message"].startswith("CONSULT: pending approval 0 of 1")
+    assert "bankchurn/staging" not in workloads.running
+    queue = client.get("/v1/approvals?status=pending", headers=people["bob"]).json()
+    assert queue["count"] == 1 and queue["data"][0]["requester"] == "claude-code"
+    r = client.post(
+        f"/v1/approvals/{staging['approval_id']}/approve",
+        json={"comment": "looks good"},
+        headers=people["bob"],
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "approved"
+    done = client.get(f"/v1/deployments/{staging['id']}", headers=people["bob"]).json()
+    assert done["status"] == "succeeded" and done["approvals"] == 1
+    assert workloads.running["bankchurn/staging"] == staging["release"]
+
+
+def test_agent_ci_and_requester_cannot_approve(client: TestClient, people, token_for) -> None:
+    staging = _ship_to_staging(client, people)
+    url = f"/v1/approvals/{staging['approval_id']}/approve"
+    assert client.post(url, json={}, headers=people["agent"]).status_code == 403
+    ci = client.post(url, json={}, headers=people["ci"])
+    assert ci.status_code == 403 and "only humans approve" in ci.json()["error"]["message"]
+    alice_asks = client.post(
+        "/v1/deployments", json=deploy_body("staging", DIGEST_B), headers=people["alice"]
+    )
+    assert alice_asks.status_code == 409  # B never ran in dev: promotion chain refuses
+    pending = client.get(f"/v1/deployments/{staging['id']}", headers=people["bob"]).json()
+    assert pending["status"] == "pending_approval"
+
+
+def test_self_approval_is_refused(client: TestClient, people) -> None:
+    _deploy(client, people["alice"], deploy_body("dev"))
+    code, staging = _deploy(client, people["alice"], deploy_body("staging"))
+    assert code == 202
+    r = client.post(
+        f"/v1/approvals/{staging['approval_id']}/approve", json={}, headers=people["alice"]
+    )
+    assert r.status_code == 403 and "self-approval" in r.json()["error"]["message"]
+
+
+def test_approving_twice_and_after_finish_is_409(client: TestClient, people) -> None:
+    staging = _ship_to_staging(client, people)
+    url = f"/v1/approvals/{staging['approval_id']}/approve"
+    assert client.post(url, json={}, headers=people["bob"]).status_code == 200
+    again = client.post(url, json={}, headers=people["bob"])
+    assert again.status_code == 409
+    late = client.post(url, json={}, headers=people["alice"])
+    assert late.status_code == 409 and late.json()["error"]["details"]["status"] == "approved"
+
+
+def test_rejection_ends_the_request(client: TestClient, people, workloads) -> None:
+    staging = _ship_to_staging(client, people)
+    url = f"/v1/approvals/{staging['approval_id']}/reject"
+    assert client.post(url, json={}, headers=people["bob"]).status_code == 409  # needs a reason
+    r = client.post(url, json={"comment": "not during the demo"}, headers=people["bob"])
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    dep = client.get(f"/v1/deployments/{staging['id']}", headers=people["bob"]).json()
+    assert dep["status"] == "rejected" and "bankchurn/staging" not in workloads.running
+
+
+def test_expired_approval_cannot_be_approved(
+    client: TestClient, people, clock: ManualClock
+) -> None:
+    staging = _ship_to_staging(client, people)
+    clock.advance(timedelta(hours=25))
+    r = client.post(
+        f"/v1/approvals/{staging['approval_id']}/approve", json={}, headers=people["bob"]
+    )
+    assert r.status_code == 409 and r.json()["error"]["details"]["status"] == "expired"
+    dep = client.get(f"/v1/deployments/{staging['id']}", headers=people["bob"]).json()
+    assert dep["status"] == "expired"
+
+
+def test_production_refused_before_soak_and_accepted_after(
+    client: TestClient, people, clock
+) -> None:
+    staging = _ship_to_staging(client, people)
+    client.post(f"/v1/approvals/{staging['approval_id']}/approve", json={}, headers=people["bob"])
+    clock.advance(timedelta(minutes=4))
+    code, refused = _deploy(client, people["agent"], deploy_body("production"))
+    assert code == 409, refused
+    error = refused["error"]
+    assert error["code"] == "gates_refused"
+    assert "staging healthy for 4 of 15 min" in error["message"]
+    assert error["details"]["retry_after"]
+    clock.advance(timedelta(minutes=11))
+    code, prod = _deploy(client, people["agent"], deploy_body("production"))
+    assert code == 202 and prod["mode"] == "STOP" and prod["required_approvals"] == 2
+
+
+def test_production_needs_two_distinct_humans(client: TestClient, people, clock, workloads) -> None:
+    staging = _ship_to_staging(client, people)
+    client.post(f"/v1/approvals/{staging['approval_id']}/approve", json={}, headers=people["bob"])
+    clock.advance(timedelta(minutes=16))
+    _, prod = _deploy(client, people["agent"], deploy_body("production"))
+    url = f"/v1/approvals/{prod['approval_id']}/approve"
+    first = client.post(url, json={"comment": "ok"}, headers=people["alice"]).json()
+    assert first["status"] == "pending" and "bankchurn/production" not in workloads.running
+    second = client.post(url, json={"comment": "ok"}, headers=people["bob"]).json()
+    assert second["status"] == "approved"
+    assert workloads.running["bankchurn/production"] == prod["release"]
+
+
+def test_incident_between_approval_and_execution_voids_the_approval(
+    client: TestClient, people, clock, workloads, app
+) -> None:
+    """The approval is bound to the risk snapshot: a stricter mode at execution waits again."""
+    staging = _ship_to_staging(client, people)
+    client.post(
+        "/v1/incidents",
+        json={"severity": "P1", "title": "5xx", "service": "bankchurn"},
+        headers=people["alice"],
+    )
+    r = client.post(
+        f"/v1/approvals/{staging['approval_id']}/approve", json={}, headers=people["bob"]
+    )
+    assert r.status_code == 200
+    dep = client.get(f"/v1/deployments/{staging['id']}", headers=people["bob"]).json()
+    assert dep["status"] == "pending_approval" and dep["mode"] == "STOP"
+    assert dep["approval_id"] != staging["approval_id"]
+    old = client.get(f"/v1/approvals/{staging['approval_id']}", headers=people["bob"]).json()
+    assert old["status"] == "voided" and "STOP" in old["closed_reason"]
+    assert "bankchurn/staging" not in workloads.running
+
+
+def test_release_that_never_gets_ready_keeps_the_old_one(
+    client: TestClient, people, workloads
+) -> None:
+    _deploy(client, people["agent"], deploy_body("dev"))
+    workloads.never_ready.add(f"bankchurn@sha256:{DIGEST_B}")
+    _, dep = _deploy(client, people["agent"], deploy_body("dev", DIGEST_B))
+    assert dep["status"] == "failed" and "previous release kept serving" in dep["failure_reason"]
+    assert workloads.running["bankchurn/dev"].endswith("ab" * 32)
+
+
+def test_unhealthy_release_is_restored_and_recorded(client: TestClient, people, workloads) -> None:
+    _deploy(client, people["agent"], deploy_body("dev"))
+    workloads.unhealthy.add(f"bankchurn@sha256:{DIGEST_B}")
+    _, dep = _deploy(client, people["agent"], deploy_body("dev", DIGEST_B))
+    assert dep["status"] == "rolled_back"
+    assert workloads.running["bankchurn/dev"].endswith("ab" * 32)
+    lines = client.get("/v1/audit?operation=rollback.auto", headers=people["bob"]).json()["data"]
+    assert lines and lines[0]["outputs"]["restored_release"].endswith("ab" * 32)
+
+
+def test_bad_requests_are_clear_4xx(client: TestClient, people) -> None:
+    bad = deploy_body("staging", release="bankchurn:latest")
+    r = client.post("/v1/deployments", json=bad, headers=people["agent"])
+    assert r.status_code == 422 and "release" in r.text
+    other = deploy_body("staging")
+    other["security_audit"]["release"] = f"bankchurn@sha256:{DIGEST_B}"
+    r = client.post("/v1/deployments", json=other, headers=people["agent"])
+    assert r.status_code == 422 and "audit_matches_release" in r.text
+    r = client.post(
+        "/v1/deployments", json=deploy_body("production", release_tag=None), headers=people["agent"]
+    )
+    assert r.status_code == 422 and "production_requires_release_tag" in r.text
+    r = client.post(
+        "/v1/deployments", json=deploy_body("dev", service="fraud"), headers=people["agent"]
+    )
+    assert r.status_code == 422
+    assert client.get("/v1/deployments", headers=people["bob"]).json()["count"] == 0
