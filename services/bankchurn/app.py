@@ -26,7 +26,9 @@ def score(model: rules.ChurnModel, customers: Sequence[CustomerData]) -> list[fl
     return [float(p) for p in model.predict_proba(cols)]
 
 
-def respond(rt: Runtime, customers: Sequence[CustomerData], probs: list[float], ms: float):
+def respond(
+    rt: Runtime, customers: Sequence[CustomerData], probs: list[float], ms: float
+) -> list[Prediction]:
     """Shape, count and log each prediction."""
     out = []
     for customer, p in zip(customers, probs, strict=True):

@@ -61,14 +61,17 @@ def customers(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 def churn_logit(c: dict[str, np.ndarray]) -> np.ndarray:
     """Log-odds of churn before the intercept: age peak near 55, inactivity, products, Germany."""
     age = np.exp(-(((c["Age"] - 55) / 11.0) ** 2)) * 2.4
-    return SIGNAL * (
-        age
-        + 0.95 * (1 - c["IsActiveMember"])
-        + _PRODUCT_EFFECT[c["NumOfProducts"]]
-        + 0.75 * (c["Geography"] == "Germany")
-        + 0.30 * (c["Balance"] > 0)
-        + 0.20 * (c["Gender"] == "Female")
-        - 0.0015 * (c["CreditScore"] - 650)
+    return np.asarray(
+        SIGNAL
+        * (
+            age
+            + 0.95 * (1 - c["IsActiveMember"])
+            + _PRODUCT_EFFECT[c["NumOfProducts"]]
+            + 0.75 * (c["Geography"] == "Germany")
+            + 0.30 * (c["Balance"] > 0)
+            + 0.20 * (c["Gender"] == "Female")
+            - 0.0015 * (c["CreditScore"] - 650)
+        )
     )
 
 

@@ -58,7 +58,7 @@ class ChurnModel:
 
     def predict_proba(self, cols: Mapping[str, np.ndarray]) -> np.ndarray:
         """Churn probability per row."""
-        return self.classifier.predict_proba(engineer(cols))[:, 1]
+        return np.asarray(self.classifier.predict_proba(engineer(cols))[:, 1])
 
 
 def risk_level(p: float) -> str:

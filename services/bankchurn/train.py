@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import brier_score_loss, f1_score, precision_score, recall_score, roc_auc_score
@@ -37,7 +38,7 @@ def evaluate(model: ChurnModel, cols: dict[str, np.ndarray], y: np.ndarray) -> d
     }
 
 
-def reference_baseline(cols: dict[str, np.ndarray]) -> dict[str, dict]:
+def reference_baseline(cols: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
     """Training distributions of every input feature, for drift checks."""
     out = {name: baseline.numeric(cols[name]) for name in data.NUMERIC}
     out.update({name: baseline.categorical(cols[name]) for name in data.CATEGORICAL})

@@ -35,7 +35,9 @@ def score(model: DemandModel, rows: Sequence[TaxiFeatures]) -> list[float]:
     return [float(v) for v in model.predict(cols)]
 
 
-def respond(rt: Runtime, rows: Sequence[TaxiFeatures], preds: list[float], ms: float):
+def respond(
+    rt: Runtime, rows: Sequence[TaxiFeatures], preds: list[float], ms: float
+) -> list[DemandPrediction]:
     """Shape, count and log each prediction."""
     out = []
     for row, value in zip(rows, preds, strict=True):
@@ -79,13 +81,15 @@ async def demand(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[DemandRow]:
     """Precomputed forecast rows, highest demand first."""
-    return await rt.infer(queries.demand, area, hour, day_of_week, limit)
+    rows: list[DemandRow] = await rt.infer(queries.demand, area, hour, day_of_week, limit)
+    return rows
 
 
 @router.get("/areas")
 async def areas(rt: RuntimeDep) -> list[AreaSummary]:
     """Average demand and peak hour of every community area."""
-    return await rt.infer(queries.areas)
+    summaries: list[AreaSummary] = await rt.infer(queries.areas)
+    return summaries
 
 
 def build(settings: ServeSettings) -> FastAPI:

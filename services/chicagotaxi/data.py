@@ -33,7 +33,9 @@ def area_levels(rng: np.random.Generator) -> np.ndarray:
     return levels
 
 
-def ar_noise(shape: tuple[int, int], phi: float, sigma: float, rng: np.random.Generator):
+def ar_noise(
+    shape: tuple[int, int], phi: float, sigma: float, rng: np.random.Generator
+) -> np.ndarray:
     """AR(1) log-noise along time so the last hour says something the calendar does not."""
     eps = rng.normal(0, sigma, shape)
     out = np.empty(shape)

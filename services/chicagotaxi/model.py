@@ -35,7 +35,7 @@ class DemandModel:
 
     def predict(self, cols: Mapping[str, np.ndarray]) -> np.ndarray:
         """Expected trips in the hour, never negative."""
-        return np.clip(self.regressor.predict(features.matrix(cols)), 0, None)
+        return np.asarray(np.clip(self.regressor.predict(features.matrix(cols)), 0, None))
 
     def build_table(self, cols: Mapping[str, np.ndarray], seed: int) -> None:
         """Average predicted demand per (area, hour, weekday) over the forecast window."""

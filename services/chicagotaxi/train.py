@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
@@ -32,7 +33,7 @@ def evaluate(model: DemandModel, cols: dict[str, np.ndarray], y: np.ndarray) -> 
     }
 
 
-def reference_baseline(cols: dict[str, np.ndarray]) -> dict[str, dict]:
+def reference_baseline(cols: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
     """Training distributions of the request features, for drift checks."""
     out = {name: baseline.numeric(cols[name]) for name in NUMERIC}
     out["pickup_community_area"] = baseline.categorical(cols["pickup_community_area"])

@@ -35,7 +35,7 @@ def save(
     service: str,
     model: Any,
     metrics: dict[str, float],
-    baseline: dict[str, dict],
+    baseline: dict[str, dict[str, Any]],
     seed: int,
     rows: int,
 ) -> Manifest:

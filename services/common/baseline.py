@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-def numeric(values: np.ndarray) -> dict:
+def numeric(values: np.ndarray) -> dict[str, Any]:
     """Summarise a numeric feature: 10 quantile bins (deduplicated edges) and 101 quantiles."""
     values = np.asarray(values, dtype=float)
     inner = np.quantile(values, np.linspace(0, 1, N_BINS + 1)[1:-1])
@@ -33,21 +34,21 @@ def numeric(values: np.ndarray) -> dict:
     }
 
 
-def bin_shares(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+def bin_shares(values: np.ndarray, edges: Sequence[float] | np.ndarray) -> np.ndarray:
     """Share of values in each bin (-inf, e0], (e0, e1], ..., (ek, inf)."""
     idx = np.searchsorted(np.asarray(edges, dtype=float), values, side="left")
     counts = np.bincount(idx, minlength=len(edges) + 1)
     return counts / max(len(values), 1)
 
 
-def categorical(values: Iterable[object]) -> dict:
+def categorical(values: Iterable[object]) -> dict[str, Any]:
     """Summarise a categorical feature as category shares."""
     counts = Counter(str(v) for v in values)
     total = sum(counts.values()) or 1
     return {"kind": "categorical", "shares": {k: c / total for k, c in sorted(counts.items())}}
 
 
-def text(texts: Iterable[str], top: int = TOP_VOCABULARY) -> dict:
+def text(texts: Iterable[str], top: int = TOP_VOCABULARY) -> dict[str, Any]:
     """Summarise a text feature as the shares of its most frequent tokens plus the rest."""
     counts: Counter[str] = Counter()
     for t in texts:

@@ -30,7 +30,7 @@ def auc_rows(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     n_neg = y.shape[1] - n_pos
     with np.errstate(divide="ignore", invalid="ignore"):
         auc = ((ranks * y).sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return np.where((n_pos == 0) | (n_neg == 0), np.nan, auc)
+    return np.asarray(np.where((n_pos == 0) | (n_neg == 0), np.nan, auc))
 
 
 def auc(y: np.ndarray, probs: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -38,7 +38,7 @@ def auc(y: np.ndarray, probs: np.ndarray, idx: np.ndarray) -> np.ndarray:
     if probs.ndim == 1:
         return auc_rows(y[idx], probs[idx])
     per_class = [auc_rows(y[idx] == k, probs[:, k][idx]) for k in range(probs.shape[1])]
-    return np.mean(per_class, axis=0)  # NaN if any class is missing from a resample
+    return np.asarray(np.mean(per_class, axis=0))  # NaN if a class is missing from a resample
 
 
 def hard(probs: np.ndarray, threshold: float) -> np.ndarray:

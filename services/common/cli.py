@@ -31,7 +31,9 @@ def parse(service: str, argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def serve(service: str, build: Callable[[ServeSettings], FastAPI], argv: list[str] | None = None):
+def serve(
+    service: str, build: Callable[[ServeSettings], FastAPI], argv: list[str] | None = None
+) -> None:
     """Parse flags and run one uvicorn worker."""
     # One BLAS/OpenMP thread per inference thread: the pool is the parallelism.
     os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,14 +48,14 @@ def ks_against_quantiles(quantiles: Sequence[float], values: np.ndarray) -> floa
     return float(np.max(np.abs(f_cur - f_ref)))
 
 
-def numeric_drift(entry: Mapping, values: Sequence[float]) -> tuple[float, float]:
+def numeric_drift(entry: Mapping[str, Any], values: Sequence[float]) -> tuple[float, float]:
     """PSI over the baseline's quantile bins and KS over its quantile function."""
     arr = np.asarray(values, dtype=float)
     cur = base.bin_shares(arr, entry["edges"])
     return psi(np.asarray(entry["proportions"]), cur), ks_against_quantiles(entry["quantiles"], arr)
 
 
-def categorical_drift(entry: Mapping, values: Sequence[object]) -> float:
+def categorical_drift(entry: Mapping[str, Any], values: Sequence[object]) -> float:
     """PSI over category shares; a category never seen in training counts against a share of 0."""
     counts = Counter(str(v) for v in values)
     total = sum(counts.values()) or 1
@@ -64,7 +65,7 @@ def categorical_drift(entry: Mapping, values: Sequence[object]) -> float:
     return psi(ref, cur)
 
 
-def text_drift(entry: Mapping, texts: Sequence[str]) -> float:
+def text_drift(entry: Mapping[str, Any], texts: Sequence[str]) -> float:
     """PSI over the shares of the baseline's top tokens plus one bucket for every other token."""
     vocab = entry["vocabulary"]
     counts: Counter[str] = Counter()
@@ -78,7 +79,7 @@ def text_drift(entry: Mapping, texts: Sequence[str]) -> float:
 
 
 def feature_drift(
-    name: str, entry: Mapping, values: Sequence, threshold: Threshold
+    name: str, entry: Mapping[str, Any], values: Sequence[Any], threshold: Threshold
 ) -> FeatureDrift:
     """Score one feature with the method its baseline kind calls for."""
     kind = entry["kind"]
@@ -107,8 +108,8 @@ def recommend(
 def report(
     *,
     service: str,
-    baseline: Mapping[str, Mapping],
-    current: Mapping[str, Sequence],
+    baseline: Mapping[str, Mapping[str, Any]],
+    current: Mapping[str, Sequence[Any]],
     thresholds: Mapping[str, Threshold],
     window_start: str,
     window_end: str,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -90,5 +90,5 @@ class Manifest(BaseModel):
     model_file: str
     model_sha256: str = Field(pattern=r"^[a-f0-9]{64}$")
     metrics: dict[str, float]
-    baseline: dict[str, dict]
+    baseline: dict[str, dict[str, Any]]
     training: TrainingMeta

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -18,7 +18,8 @@ from services.common.serving import Runtime
 
 def get_runtime(request: Request) -> Runtime:
     """The app's runtime, as a dependency."""
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -39,7 +40,7 @@ class GroundTruth(BaseModel):
 
 
 @router.get("/health")
-def health(rt: RuntimeDep) -> dict:
+def health(rt: RuntimeDep) -> dict[str, Any]:
     """Liveness: the process answers; says whether a model is loaded without failing."""
     return {
         "status": "healthy" if rt.model is not None else "degraded",
@@ -64,7 +65,7 @@ def metrics(rt: RuntimeDep) -> Response:
 
 
 @router.get("/model_info")
-def model_info(rt: RuntimeDep) -> dict:
+def model_info(rt: RuntimeDep) -> dict[str, Any]:
     """What is loaded, how it was trained and how it is served."""
     m = rt.manifest
     return {
@@ -82,7 +83,7 @@ def model_info(rt: RuntimeDep) -> dict:
 
 
 @router.post("/ground_truth", status_code=202)
-def ground_truth(body: GroundTruth, rt: RuntimeDep) -> dict:
+def ground_truth(body: GroundTruth, rt: RuntimeDep) -> dict[str, Any]:
     """Record true labels for earlier predictions, by prediction id."""
     for item in body.labels:
         rt.logger.log_label(item.prediction_id, item.label)

@@ -21,10 +21,13 @@ router = APIRouter()
 
 def score(pipe: Pipeline, texts: Sequence[str]) -> list[list[float]]:
     """Blocking class probabilities per text; runs in the pool."""
-    return pipe.predict_proba(list(texts)).tolist()
+    probs: list[list[float]] = pipe.predict_proba(list(texts)).tolist()
+    return probs
 
 
-def respond(rt: Runtime, texts: Sequence[str], probs: list[list[float]], ms: float):
+def respond(
+    rt: Runtime, texts: Sequence[str], probs: list[list[float]], ms: float
+) -> list[Sentiment]:
     """Shape, count and log each prediction."""
     out = []
     for text, p in zip(texts, probs, strict=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
@@ -33,7 +34,7 @@ def evaluate(pipe: Pipeline, texts: list[str], y: np.ndarray) -> dict[str, float
     return metrics
 
 
-def reference_baseline(texts: list[str]) -> dict[str, dict]:
+def reference_baseline(texts: list[str]) -> dict[str, dict[str, Any]]:
     """Text length and top-vocabulary shares of the training texts, for drift checks."""
     return {
         "text_length": baseline.numeric(np.array([len(t) for t in texts])),
