@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -113,10 +114,10 @@ def test_a_rebuild_repairs_a_tampered_bundle_and_keeps_the_evidence(
     ids=["added-file", "removed-file", "edited-manifest", "edited-audit", "no-signature"],
 )
 def test_any_change_to_a_bundle_is_refused(
-    registry: ReleaseRegistry, artifact: Path, edit: object, problem: str
+    registry: ReleaseRegistry, artifact: Path, edit: Callable[[Path], object], problem: str
 ) -> None:
     info = registry.build("bankchurn", artifact, code_version=COMMIT)
-    edit(info.path)  # type: ignore[operator]
+    edit(info.path)
     with pytest.raises(ReleaseUnusable) as caught:
         registry.get(info.ref)
     assert problem in caught.value.message
