@@ -1,0 +1,93 @@
+"""In-memory workload backend for tests and dry runs: no processes, same contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from controlplane.adapters.base import Release, RolloutResult, Target, WorkloadStatus
+from controlplane.errors import AdapterError, AdapterUnavailable, NotFound
+
+
+@dataclass
+class _Slot:
+    release: Release
+    replicas: int = 1
+    restarts: int = 0
+    history: list[str] = field(default_factory=list)
+
+
+class FakeWorkloadBackend:
+    """Remembers what runs where; releases listed in `never_ready` fail like a broken rollout."""
+
+    name = "fake"
+
+    def __init__(self, *, never_ready: set[str] | None = None, down: bool = False) -> None:
+        self.never_ready = set(never_ready or ())
+        self.down = down
+        self.slots: dict[Target, _Slot] = {}
+        self.calls: list[tuple[str, str, str | None]] = []
+
+    def deploy(self, target: Target, release: Release) -> RolloutResult:
+        """Switch to `release` unless it is marked never-ready."""
+        return self._rollout(target, release, "deploy")
+
+    def restore(self, target: Target, previous_release: Release) -> RolloutResult:
+        """Switch back to `previous_release`."""
+        return self._rollout(target, previous_release, "restore")
+
+    def restart(self, target: Target) -> RolloutResult:
+        """Count a restart of the current release."""
+        slot = self._slot(target)
+        result = self._rollout(target, slot.release, "restart")
+        slot.restarts += 1
+        return result
+
+    def scale(self, target: Target, replicas: int) -> WorkloadStatus:
+        """Record the replica count."""
+        self._check("scale", target, str(replicas))
+        if replicas < 0:
+            raise AdapterError(f"replicas must be >= 0, got {replicas}")
+        self._slot(target).replicas = replicas
+        return self.status(target)
+
+    def status(self, target: Target) -> WorkloadStatus:
+        """What the fake runs for `target`."""
+        self._check("status", target, None)
+        slot = self.slots.get(target)
+        if slot is None:
+            return WorkloadStatus(target, None, "absent")
+        state = "running" if slot.replicas else "stopped"
+        return WorkloadStatus(
+            target, slot.release.ref, state, slot.replicas, slot.replicas,
+            url=f"fake://{target.key}", details={"restarts": slot.restarts},
+        )  # fmt: skip
+
+    def _rollout(self, target: Target, release: Release, action: str) -> RolloutResult:
+        self._check(action, target, release.ref)
+        slot = self.slots.get(target)
+        previous = slot.release.ref if slot else None
+        if release.ref in self.never_ready:
+            return RolloutResult(
+                False, target, previous, previous,
+                reason=f"{action} of {release.ref} refused: it never became ready",
+                details={"action": action},
+            )  # fmt: skip
+        if slot is None:
+            self.slots[target] = slot = _Slot(release)
+        slot.release, slot.replicas = release, max(slot.replicas, 1)
+        slot.history.append(release.ref)
+        return RolloutResult(
+            True, target, release.ref, previous, url=f"fake://{target.key}",
+            details={"action": action},
+        )  # fmt: skip
+
+    def _slot(self, target: Target) -> _Slot:
+        slot = self.slots.get(target)
+        if slot is None:
+            raise NotFound(f"nothing deployed for {target.key}")
+        return slot
+
+    def _check(self, op: str, target: Target, arg: str | None) -> None:
+        self.calls.append((op, target.key, arg))
+        if self.down:
+            raise AdapterUnavailable("fake workload backend is down")
