@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_without_a_lock_there_is_no_sbom_and_the_audit_fails(
     assert info.audit.sbom_attested is False and info.audit.passed is False
 
 
-def _fake_osv(bin_dir: Path, output: dict[str, object], code: int) -> None:
+def _fake_osv(bin_dir: Path, output: Mapping[str, object], code: int) -> None:
     """An `osv-scanner` on PATH that prints a fixed JSON report."""
     bin_dir.mkdir(exist_ok=True)
     exe = bin_dir / "osv-scanner"
