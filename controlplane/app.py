@@ -24,7 +24,15 @@ from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.context import AppContext, build_context
 from controlplane.deploy import routes as deploy_routes
-from controlplane.errors import ControlPlaneError, PayloadTooLarge
+from controlplane.errors import (
+    ControlPlaneError,
+    InvalidRequest,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+)
 from controlplane.handoff import routes as handoff_routes
 from controlplane.identity import routes as identity_routes
 from controlplane.incident import routes as incident_routes
@@ -126,21 +134,18 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = _validation_details(exc)
         malformed = any(e["reason"].startswith("JSON decode error") for e in details)
-        code, status = ("malformed_json", 400) if malformed else ("invalid_request", 422)
         first = details[0] if details else {"field": "", "reason": "invalid"}
-        body = {
-            "error": {
-                "code": code,
-                "message": f"{first['field'] or 'request'}: {first['reason']}",
-                "details": {"errors": details},
-            }
-        }
-        return JSONResponse(body, status_code=status)
+        cls = MalformedJson if malformed else InvalidRequest
+        error = cls(f"{first['field'] or 'request'}: {first['reason']}", {"errors": details})
+        return JSONResponse(error.to_json(), status_code=error.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        body = {"error": {"code": code, "message": str(exc.detail), "details": {}}}
+        known: dict[int, type[ControlPlaneError]] = {404: NotFound, 405: MethodNotAllowed}
+        cls = known.get(exc.status_code)
+        if cls is not None:
+            return JSONResponse(cls(str(exc.detail)).to_json(), status_code=exc.status_code)
+        body = {"error": {"code": "http_error", "message": str(exc.detail), "details": {}}}
         return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(SQLAlchemyError)
@@ -177,8 +182,10 @@ def _install_ops_routes(app: FastAPI, ctx: AppContext) -> None:
         except SQLAlchemyError as exc:
             checks["database"] = checks["audit"] = f"failed: {exc.__class__.__name__}"
         checks["policy"] = "ok" if ctx.policies.current() else f"none: {ctx.policies.last_error}"
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        if all(v == "ok" for v in checks.values()):
+            return JSONResponse({"ready": True, "checks": checks})
+        error = NotReady("the plane is not ready", {"checks": checks})
+        return JSONResponse({**error.to_json(), "ready": False, "checks": checks}, status_code=503)
 
     @app.get("/metrics", tags=["ops"])
     def metrics() -> Response:

@@ -2,16 +2,22 @@
 
 ControlPlaneError (500 internal)
 +-- BadRequest (400 bad_request)
+|   +-- MalformedJson (400 malformed_json)
 +-- Unauthenticated (401 unauthenticated)
 +-- Forbidden (403 forbidden)
 |   +-- PolicyDenied (403 policy_denied; carries the decision)
 +-- NotFound (404 not_found)
++-- MethodNotAllowed (405 method_not_allowed)
 +-- Conflict (409 conflict)
 |   +-- ApprovalRequired (409 approval_required)
+|   +-- GatesRefused (409 gates_refused; lists every failed gate and retry_after)
 +-- PayloadTooLarge (413 payload_too_large)
 +-- InvalidSpec (422 invalid_spec)
+|   +-- InvalidRequest (422 invalid_request; details.errors lists field and reason)
 |   +-- PolicyInvalid (422 policy_invalid)
++-- AdapterError (502 adapter_error)
 +-- Unavailable (503 unavailable)
+    +-- NotReady (503 not_ready)
     +-- AuditUnavailable (503 audit_unavailable)
     +-- AdapterUnavailable (503 adapter_unavailable)
 """
@@ -53,6 +59,10 @@ class BadRequest(ControlPlaneError):
     status = 400
 
 
+class MalformedJson(BadRequest):
+    code = "malformed_json"
+
+
 class Unauthenticated(ControlPlaneError):
     code = "unauthenticated"
     status = 401
@@ -70,6 +80,11 @@ class PolicyDenied(Forbidden):
 class NotFound(ControlPlaneError):
     code = "not_found"
     status = 404
+
+
+class MethodNotAllowed(ControlPlaneError):
+    code = "method_not_allowed"
+    status = 405
 
 
 class Conflict(ControlPlaneError):
@@ -95,6 +110,10 @@ class InvalidSpec(ControlPlaneError):
     status = 422
 
 
+class InvalidRequest(InvalidSpec):
+    code = "invalid_request"
+
+
 class PolicyInvalid(InvalidSpec):
     code = "policy_invalid"
 
@@ -102,6 +121,10 @@ class PolicyInvalid(InvalidSpec):
 class Unavailable(ControlPlaneError):
     code = "unavailable"
     status = 503
+
+
+class NotReady(Unavailable):
+    code = "not_ready"
 
 
 class AuditUnavailable(Unavailable):

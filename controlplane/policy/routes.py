@@ -25,9 +25,9 @@ async def create_decision(
     return Response(out.model_dump_json(), media_type="application/json")
 
 
-@router.get("/decisions/{decision_id}")
-def get_decision(decision_id: str, session: ReadSessionDep, _: Viewer) -> dict[str, Any]:
-    """A recorded decision as its audit record."""
+@router.get("/decisions/{decision_id}", response_model=DecisionOut)
+def get_decision(decision_id: str, session: ReadSessionDep, _: Viewer) -> DecisionOut:
+    """A recorded decision, as POST returned it."""
     return decisions.find_recorded(session=session, decision_id=decision_id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -145,9 +146,28 @@ async def decide_async(
     return DecisionOut.of(decision, line.seq)
 
 
-def find_recorded(*, session: Session, decision_id: str) -> dict[str, Any]:
-    """A recorded decision, read back from the audit log."""
-    page = audit.list_records(session=session, limit=1, descending=True, decision_id=decision_id)
+def find_recorded(*, session: Session, decision_id: str) -> DecisionOut:
+    """A recorded decision, rebuilt from its audit record (the log is the decision store)."""
+    page = audit.list_records(
+        session=session, limit=1, decision_id=decision_id, operation=None, result="requested"
+    )
     if not page.data:
         raise NotFound(f"decision {decision_id} was not recorded (dry-run decisions are not)")
-    return page.data[0].model_dump()
+    line = page.data[0]
+    return DecisionOut(
+        decision_id=decision_id,
+        operation=line.operation,
+        environment=line.environment,
+        service=line.service,
+        actor=line.agent,
+        base_mode=line.base_mode or "",
+        final_mode=line.mode or "",
+        signals=line.signals,
+        reasons=line.outputs.get("reasons", []),
+        required_approvals=line.outputs.get("required_approvals", 0),
+        policy_version=line.policy_version or "",
+        counterfactual=line.outputs.get("counterfactual", ""),
+        decided_at=datetime.fromisoformat(line.timestamp),
+        recorded=True,
+        audit_seq=line.seq,
+    )

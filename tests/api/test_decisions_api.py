@@ -158,7 +158,8 @@ def test_recorded_decision_can_be_read_back(client: TestClient, admin_headers) -
     d = _decide(client, admin_headers, operation="deploy", environment="staging")
     r = client.get(f"/v1/decisions/{d['decision_id']}", headers=admin_headers)
     assert r.status_code == 200
-    assert r.json()["mode"] == d["final_mode"] and r.json()["result"] == "requested"
+    assert r.json()["final_mode"] == d["final_mode"] and r.json()["recorded"] is True
+    assert r.json()["reasons"] == d["reasons"]
 
 
 def test_policies_endpoint_lists_version_and_operations(client: TestClient, admin_headers) -> None:
