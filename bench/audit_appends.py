@@ -30,9 +30,16 @@ from controlplane.db import make_engine, migrate
 
 def _entry(i: int) -> dict[str, object]:
     return audit.make_entry(
-        actor="bench", actor_kind="agent", operation="deploy", result="requested",
-        environment="dev", service="bankchurn", base_mode="AUTO", final_mode="AUTO",
-        inputs={"i": i}, outputs={"reasons": ["base mode for deploy in dev is AUTO"]},
+        actor="bench",
+        actor_kind="agent",
+        operation="deploy",
+        result="requested",
+        environment="dev",
+        service="bankchurn",
+        base_mode="AUTO",
+        final_mode="AUTO",
+        inputs={"i": i},
+        outputs={"reasons": ["base mode for deploy in dev is AUTO"]},
     )
 
 
@@ -69,7 +76,9 @@ def group_commit(folder: Path, n: int, threads: int = 32) -> float:
     engine = make_engine(f"sqlite:///{folder / 'gc.db'}")
     migrate(engine)
     committer = GroupCommitter(
-        engine=engine, clock=SystemClock(), signer=Signer.load_or_create(folder / "k"),
+        engine=engine,
+        clock=SystemClock(),
+        signer=Signer.load_or_create(folder / "k"),
         checkpoint_every=lambda: 1000,
     )
     per_thread = n // threads
@@ -100,7 +109,8 @@ def run(n: int) -> str:
         gc = group_commit(folder, n)
     return "\n".join(
         [
-            f"### Durable audit appends ({n:,} records each, same disk, SQLite WAL synchronous=FULL)",
+            f"### Durable audit appends ({n:,} records each, same disk, "
+            "SQLite WAL synchronous=FULL)",
             "",
             "| writer | records/s | vs raw fsync |",
             "|---|---:|---:|",

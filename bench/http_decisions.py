@@ -66,10 +66,20 @@ def run(seconds: int, connections: int) -> str:
             half = max(1, seconds // 2)
             runs = {"bare": [], "ours": []}
             for _ in range(2):
-                runs["bare"].append(wrk_post(f"http://127.0.0.1:{bare_port}/v1/decisions", BODY,
-                                             "x", connections=connections, seconds=half))
-                runs["ours"].append(wrk_post(f"{url}/v1/decisions", BODY, token,
-                                             connections=connections, seconds=half))
+                runs["bare"].append(
+                    wrk_post(
+                        f"http://127.0.0.1:{bare_port}/v1/decisions",
+                        BODY,
+                        "x",
+                        connections=connections,
+                        seconds=half,
+                    )
+                )
+                runs["ours"].append(
+                    wrk_post(
+                        f"{url}/v1/decisions", BODY, token, connections=connections, seconds=half
+                    )
+                )
         loaded_rss = rss_mib(proc.pid)
         time.sleep(0.5)
         verify = httpx.get(f"{url}/v1/audit/verify", headers=headers, timeout=600).json()
@@ -78,13 +88,15 @@ def run(seconds: int, connections: int) -> str:
     records = verify["records"] - 1  # minus the sample decision
     ratio = ours.rps / bare.rps
     lines = [
-        f"### Audited decisions over HTTP ({connections} connections, {seconds} s each, A/B/A/B, wrk -t1)",
+        f"### Audited decisions over HTTP ({connections} connections, {seconds} s each, "
+        "A/B/A/B, wrk -t1)",
         "",
         "| server | req/s | p50 ms | p99 ms | non-2xx | socket errors |",
         "|---|---:|---:|---:|---:|---:|",
         f"| bare FastAPI, same JSON, no policy/audit | {bare.rps:,.0f} | {bare.p50_ms:.2f} | "
         f"{bare.p99_ms:.2f} | {bare.non_2xx} | {bare.socket_errors} |",
-        f"| control plane: auth + signals + decide + audit append (SQLite, fsync) | {ours.rps:,.0f} | "
+        "| control plane: auth + signals + decide + audit append (SQLite, fsync) | "
+        f"{ours.rps:,.0f} | "
         f"{ours.p50_ms:.2f} | {ours.p99_ms:.2f} | {ours.non_2xx} | {ours.socket_errors} |",
         "",
         f"- ours / bare throughput: **{ratio:.0%}** (goal >= 40%); ours p99 {ours.p99_ms:.1f} ms "

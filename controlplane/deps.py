@@ -58,7 +58,9 @@ async def get_principal(request: Request, ctx: CtxDep) -> Principal:
 
 def _authenticate(ctx: AppContext, token: str | None) -> Principal:
     with Session(ctx.read_engine) as session:
-        return identity.authenticate(session=session, clock=ctx.clock, token=token, cache=ctx.tokens)
+        return identity.authenticate(
+            session=session, clock=ctx.clock, token=token, cache=ctx.tokens
+        )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

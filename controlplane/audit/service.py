@@ -125,7 +125,10 @@ def record(
 ) -> AuditLine:
     """Append one entry in the caller's transaction (the change and its record commit together)."""
     return append(
-        session=session, clock=clock, entries=[entry], signer=signer,
+        session=session,
+        clock=clock,
+        entries=[entry],
+        signer=signer,
         checkpoint_every=checkpoint_every,
     )[0]
 

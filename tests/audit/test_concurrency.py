@@ -49,9 +49,7 @@ def _open_incidents(app: FastAPI, n: int) -> list[int]:
                 principal=ADMIN,
                 request=IncidentCreate(severity="P3", title=f"noise {i}"),
             )
-            seqs.append(
-                audit.list_records(session=session, descending=True, limit=1).data[0].seq
-            )
+            seqs.append(audit.list_records(session=session, descending=True, limit=1).data[0].seq)
             session.commit()
     return seqs
 
