@@ -135,3 +135,23 @@ class WorkloadBackend(Protocol):
     def restart(self, target: Target) -> RolloutResult:
         """Restart the current release without downtime where the backend allows."""
         ...
+
+
+class ClusterApi(Protocol):
+    """The few Kubernetes API calls the workload backend makes, on plain JSON objects."""
+
+    def ensure_namespace(self, namespace: str) -> None:
+        """Create the namespace when it does not exist."""
+        ...
+
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Deployment as JSON, or None when there is none."""
+        ...
+
+    def create_deployment(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a Deployment from a full manifest."""
+        ...
+
+    def patch_deployment(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Apply a JSON merge patch (RFC 7386) to a Deployment."""
+        ...

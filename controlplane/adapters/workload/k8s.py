@@ -1,0 +1,157 @@
+"""Kubernetes workload backend: one Deployment per service in a namespace per environment."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from controlplane.adapters.base import ClusterApi, Release, RolloutResult, Target, WorkloadStatus
+from controlplane.adapters.workload import k8s_manifest as m
+from controlplane.errors import AdapterError, NotFound
+
+
+class KubernetesBackend:
+    """Patches image, MODEL_VERSION and the release annotation; waits; puts the old spec back."""
+
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        api: ClusterApi,
+        *,
+        timeout_s: float = 300.0,
+        poll_s: float = 2.0,
+        replicas: int = 2,
+        namespace_prefix: str = "",
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api = api
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self.replicas = replicas
+        self.namespace_prefix = namespace_prefix
+        self._sleep = sleep
+        self._monotonic = monotonic
+
+    def namespace(self, target: Target) -> str:
+        """One namespace per environment (optionally prefixed)."""
+        return f"{self.namespace_prefix}{target.environment}"
+
+    def deploy(self, target: Target, release: Release) -> RolloutResult:
+        """Roll `release` out and wait; when it does not complete, restore the previous template."""
+        return self._rollout(target, release, "deploy")
+
+    def restore(self, target: Target, previous_release: Release) -> RolloutResult:
+        """Roll back to `previous_release` the same guarded way."""
+        return self._rollout(target, previous_release, "restore")
+
+    def restart(self, target: Target) -> RolloutResult:
+        """Rolling restart (like `kubectl rollout restart`): bump a template annotation and wait."""
+        ns, started = self.namespace(target), self._monotonic()
+        current = self._read(target)
+        ref = m.release_of(current)
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        patch = {
+            "spec": {"template": {"metadata": {"annotations": {m.RESTARTED_ANNOTATION: stamp}}}}
+        }
+        self.api.patch_deployment(ns, target.service, patch)
+        done, why = self._wait(ns, target.service)
+        return RolloutResult(
+            done, target, ref, ref, "" if done else f"restart did not complete: {why}",
+            duration_s=self._monotonic() - started, details={"action": "restart"},
+        )  # fmt: skip
+
+    def scale(self, target: Target, replicas: int) -> WorkloadStatus:
+        """Set spec.replicas; the status tells whether the change has settled."""
+        if replicas < 0:
+            raise AdapterError(f"replicas must be >= 0, got {replicas}")
+        self._read(target)
+        self.api.patch_deployment(
+            self.namespace(target), target.service, {"spec": {"replicas": replicas}}
+        )
+        return self.status(target)
+
+    def status(self, target: Target) -> WorkloadStatus:
+        """Release, replica counts and rollout state of the target's Deployment."""
+        dep = self.api.read_deployment(self.namespace(target), target.service)
+        if dep is None:
+            return WorkloadStatus(target, None, "absent")
+        state, why = m.rollout_state(dep)
+        status = dep.get("status") or {}
+        state = {"complete": "running", "failed": "degraded"}.get(state, state)
+        return WorkloadStatus(
+            target, m.release_of(dep), state,
+            replicas=int(dep["spec"].get("replicas", 1)),
+            ready_replicas=int(status.get("readyReplicas") or 0),
+            since=dep.get("metadata", {}).get("creationTimestamp"),
+            details={"namespace": self.namespace(target), "rollout": why},
+        )  # fmt: skip
+
+    def _rollout(self, target: Target, release: Release, action: str) -> RolloutResult:
+        ns, name, started = self.namespace(target), target.service, self._monotonic()
+        self.api.ensure_namespace(ns)
+        current = self.api.read_deployment(ns, name)
+        if current is None:
+            manifest = m.deployment_manifest(target, release, namespace=ns, replicas=self.replicas)
+            self.api.create_deployment(ns, manifest)
+            previous_ref, previous_template = None, None
+        else:
+            previous_ref, previous_template = m.release_of(current), current["spec"]["template"]
+            desired = m.release_template(previous_template, target, release)
+            self.api.patch_deployment(ns, name, _template_patch(previous_template, desired))
+        done, why = self._wait(ns, name)
+        details: dict[str, object] = {"action": action, "namespace": ns}
+        if done:
+            return RolloutResult(
+                True, target, release.ref, previous_ref, duration_s=self._monotonic() - started,
+                details=details,
+            )  # fmt: skip
+        reason = f"{action} of {release.ref} did not complete: {why}"
+        serving: str | None = None
+        if previous_template is not None:
+            now = self.api.read_deployment(ns, name) or {"spec": {"template": {}}}
+            self.api.patch_deployment(
+                ns, name, _template_patch(now["spec"]["template"], previous_template)
+            )
+            restored, restore_why = self._wait(ns, name)
+            details["restored"] = restored
+            serving = previous_ref
+            reason += (
+                f"; previous spec ({previous_ref}) restored"
+                if restored
+                else f"; restoring the previous spec did not complete either: {restore_why}"
+            )
+        return RolloutResult(
+            False, target, serving, previous_ref, reason, duration_s=self._monotonic() - started,
+            details=details,
+        )  # fmt: skip
+
+    def _wait(self, namespace: str, name: str) -> tuple[bool, str]:
+        """Poll until the rollout completes, fails, or the timeout passes."""
+        deadline = self._monotonic() + self.timeout_s
+        why = "not read yet"
+        while True:
+            dep = self.api.read_deployment(namespace, name)
+            if dep is None:
+                return False, "the Deployment disappeared"
+            state, why = m.rollout_state(dep)
+            if state in ("complete", "stopped"):
+                return True, why
+            if state == "failed":
+                return False, why
+            if self._monotonic() >= deadline:
+                return False, f"timed out after {self.timeout_s:g}s ({why})"
+            self._sleep(self.poll_s)
+
+    def _read(self, target: Target) -> m.JSON:
+        dep = self.api.read_deployment(self.namespace(target), target.service)
+        if dep is None:
+            raise NotFound(f"no Deployment {target.service} in namespace {self.namespace(target)}")
+        return dep
+
+
+def _template_patch(current: m.JSON, desired: m.JSON) -> m.JSON:
+    """Merge patch for the pod template (it carries the release annotation too)."""
+    return {"spec": {"template": m.merge_patch(current, desired)}}

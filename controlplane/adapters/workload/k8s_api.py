@@ -1,0 +1,123 @@
+"""The real ClusterApi over the official kubernetes client, with its errors translated."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from controlplane.errors import AdapterError, AdapterUnavailable
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Turn kubernetes/urllib3 failures into AdapterUnavailable (can't reach) or AdapterError."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except ApiException as exc:
+        details = {"status": exc.status, "reason": exc.reason, "operation": what}
+        message = f"kubernetes refused {what}: {exc.status} {exc.reason}"
+        if exc.status in (0, 429) or (exc.status or 0) >= 500:
+            raise AdapterUnavailable(message, details) from exc
+        raise AdapterError(message, details) from exc
+    except (HTTPError, OSError) as exc:
+        raise AdapterUnavailable(
+            f"kubernetes API unreachable during {what}: {exc.__class__.__name__}",
+            {"operation": what},
+        ) from exc
+
+
+class KubeClusterApi:
+    """ClusterApi on `kubernetes.client.ApiClient`; raw JSON in and out, no model classes."""
+
+    def __init__(self, api_client: Any, *, request_timeout_s: float = 30.0) -> None:
+        from kubernetes import client
+
+        self.apps = client.AppsV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self.timeout = request_timeout_s
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClusterApi:
+        """Build from a kubeconfig file (KUBECONFIG or ~/.kube/config by default)."""
+        from kubernetes import config
+
+        try:
+            api_client = config.new_client_from_config(config_file=path, context=context)
+        except (config.ConfigException, OSError) as exc:
+            raise AdapterError(f"cannot load kubeconfig: {exc}", {"path": path}) from exc
+        return cls(api_client)
+
+    @classmethod
+    def from_endpoint(cls, host: str, token: str, ca_cert_path: str | None) -> KubeClusterApi:
+        """Build for a cluster endpoint with a bearer token (EKS/GKE credentials)."""
+        from kubernetes import client
+
+        conf = client.Configuration()
+        conf.host = host
+        conf.api_key = {"authorization": token}
+        conf.api_key_prefix = {"authorization": "Bearer"}
+        conf.ssl_ca_cert = ca_cert_path
+        conf.verify_ssl = ca_cert_path is not None or not host.startswith("https")
+        return cls(client.ApiClient(conf))
+
+    def ensure_namespace(self, namespace: str) -> None:
+        """Create the namespace unless it exists (409 from a racing creator is fine)."""
+        from kubernetes.client.exceptions import ApiException
+
+        with translated(f"reading namespace {namespace}"):
+            try:
+                self.core.read_namespace(namespace, _request_timeout=self.timeout)
+                return
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+            try:
+                body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+                self.core.create_namespace(body, _request_timeout=self.timeout)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """GET the Deployment as JSON; None on 404."""
+        from kubernetes.client.exceptions import ApiException
+
+        with translated(f"reading deployment {namespace}/{name}"):
+            try:
+                response = self.apps.read_namespaced_deployment(
+                    name, namespace, _preload_content=False, _request_timeout=self.timeout
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return _json(response)
+
+    def create_deployment(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a full Deployment manifest."""
+        with translated(f"creating deployment {namespace}/{body['metadata']['name']}"):
+            response = self.apps.create_namespaced_deployment(
+                namespace, body, _preload_content=False, _request_timeout=self.timeout
+            )
+            return _json(response)
+
+    def patch_deployment(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """PATCH with merge-patch+json, so lists (containers) are replaced whole, predictably."""
+        with translated(f"patching deployment {namespace}/{name}"):
+            response = self.apps.patch_namespaced_deployment(
+                name, namespace, patch, _content_type=MERGE_PATCH, _preload_content=False,
+                _request_timeout=self.timeout,
+            )  # fmt: skip
+            return _json(response)
+
+
+def _json(response: Any) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(response.data)
+    return body

@@ -1,0 +1,115 @@
+"""Pure Kubernetes JSON: the Deployment we create, the template a release needs, merge patches."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from controlplane.adapters.base import Release, Target
+
+RELEASE_ANNOTATION = "controlplane.mlops/release"
+RESTARTED_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+MANAGED_BY = "mlops-controlplane"
+CONTAINER_PORT = 8000
+
+JSON = dict[str, Any]
+
+
+def image_of(release: Release) -> str:
+    """The OCI image to run; the release reference itself when no other image is given."""
+    return release.image or release.ref
+
+
+def deployment_manifest(target: Target, release: Release, *, namespace: str, replicas: int) -> JSON:
+    """A complete apps/v1 Deployment for a first rollout, probes pointed at /health and /ready."""
+    labels = {"app.kubernetes.io/name": target.service, "app.kubernetes.io/managed-by": MANAGED_BY}
+    container: JSON = {
+        "name": target.service,
+        "image": image_of(release),
+        "args": ["--host", "0.0.0.0", "--port", str(CONTAINER_PORT), "--artifact", "/model"],
+        "ports": [{"name": "http", "containerPort": CONTAINER_PORT}],
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10},
+        "env": [],
+    }
+    template: JSON = {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container]}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": target.service, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": target.service}},
+            "strategy": {"type": "RollingUpdate"},
+            "template": release_template(template, target, release),
+        },
+    }
+
+
+def release_template(template: JSON, target: Target, release: Release) -> JSON:
+    """`template` with the service container's image, MODEL_VERSION and release annotation set."""
+    out = copy.deepcopy(template)
+    meta = out.setdefault("metadata", {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), RELEASE_ANNOTATION: release.ref}
+    containers = out["spec"]["containers"]
+    container = next((c for c in containers if c.get("name") == target.service), containers[0])
+    container["image"] = image_of(release)
+    version = release.model_version or release.digest[:12]
+    env = [e for e in container.get("env") or [] if e.get("name") != "MODEL_VERSION"]
+    container["env"] = [*env, {"name": "MODEL_VERSION", "value": version}]
+    return out
+
+
+def release_of(deployment: JSON) -> str | None:
+    """The release a Deployment's pod template was rolled out with."""
+    annotations = deployment.get("spec", {}).get("template", {}).get("metadata", {})
+    return (annotations.get("annotations") or {}).get(RELEASE_ANNOTATION)
+
+
+def merge_patch(current: Any, desired: Any) -> Any:
+    """The RFC 7386 merge patch that turns `current` into `desired` (None deletes a key)."""
+    if not isinstance(current, dict) or not isinstance(desired, dict):
+        return copy.deepcopy(desired)
+    patch: JSON = {key: None for key in current if key not in desired}
+    for key, value in desired.items():
+        if key not in current:
+            patch[key] = copy.deepcopy(value)
+        elif current[key] != value:
+            patch[key] = merge_patch(current[key], value)
+    return patch
+
+
+def apply_merge_patch(target: Any, patch: Any) -> Any:
+    """Apply an RFC 7386 merge patch (what the API server does for merge-patch+json)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out: JSON = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = apply_merge_patch(out.get(key), value)
+    return out
+
+
+def rollout_state(deployment: JSON) -> tuple[str, str]:
+    """(state, why): complete, progressing, failed or stopped, from generation and replicas."""
+    spec, status = deployment.get("spec", {}), deployment.get("status") or {}
+    want = int(spec.get("replicas", 1))
+    generation = int(deployment.get("metadata", {}).get("generation", 0))
+    observed = int(status.get("observedGeneration", 0))
+    counts = {
+        k: int(status.get(k) or 0) for k in ("replicas", "updatedReplicas", "availableReplicas")
+    }
+    numbers = (
+        f"observedGeneration {observed}/{generation}, updated {counts['updatedReplicas']}, "
+        f"available {counts['availableReplicas']}, total {counts['replicas']} of {want} replicas"
+    )
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            return "failed", f"progress deadline exceeded ({numbers})"
+    if observed < generation:
+        return "progressing", numbers
+    if counts["updatedReplicas"] == counts["availableReplicas"] == counts["replicas"] == want:
+        return ("stopped" if want == 0 else "complete"), numbers
+    return "progressing", numbers
