@@ -36,12 +36,15 @@ def translated(what: str) -> Iterator[None]:
 class KubeClusterApi:
     """ClusterApi on `kubernetes.client.ApiClient`; raw JSON in and out, no model classes."""
 
-    def __init__(self, api_client: Any, *, request_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, api_client: Any, *, request_timeout_s: float = 30.0, manage_namespaces: bool = True
+    ) -> None:
         from kubernetes import client
 
         self.apps = client.AppsV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self.timeout = request_timeout_s
+        self.manage_namespaces = manage_namespaces
 
     @classmethod
     def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClusterApi:
@@ -71,6 +74,8 @@ class KubeClusterApi:
         """Create the namespace unless it exists (409 from a racing creator is fine)."""
         from kubernetes.client.exceptions import ApiException
 
+        if not self.manage_namespaces:  # namespaces made by infra (RBAC may forbid reading them)
+            return
         with translated(f"reading namespace {namespace}"):
             try:
                 self.core.read_namespace(namespace, _request_timeout=self.timeout)
