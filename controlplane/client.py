@@ -168,6 +168,141 @@ class IdentityOut(TypedDict):
     disabled: bool
 
 
+class GateResultOut(TypedDict):
+    """One deployment gate's verdict."""
+
+    name: str
+    passed: bool
+    reason: str
+    details: dict[str, Any]
+
+
+class DeploymentOut(TypedDict):
+    """A deployment with its decision, gates, approval progress and a message for people."""
+
+    id: str
+    service: str
+    environment: str
+    release: str
+    release_tag: str | None
+    commit_sha: str | None
+    status: str
+    mode: str | None
+    decision_id: str | None
+    decision: dict[str, Any]
+    gates: list[GateResultOut]
+    approval_id: str | None
+    approvals: int
+    required_approvals: int
+    previous_release: str | None
+    requested_by: str
+    executed_by: str | None
+    failure_reason: str | None
+    health: dict[str, Any]
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    healthy_since: str | None
+    message: str
+
+
+class ServiceStatusOut(TypedDict):
+    """What runs where: one service in one environment."""
+
+    service: str
+    environment: str
+    release: str | None
+    deployment_id: str | None
+    status: str
+    healthy: bool | None
+    since: str | None
+    url: str | None
+    detail: str
+
+
+class VoteOut(TypedDict):
+    """One human's vote on an approval request."""
+
+    approver: str
+    verdict: str
+    comment: str
+    created_at: str
+
+
+class ApprovalOut(TypedDict):
+    """An approval request with everything a reviewer needs to decide."""
+
+    id: str
+    subject_kind: str
+    subject_id: str
+    operation: str
+    environment: str
+    service: str | None
+    requester: str
+    requester_kind: str
+    mode: str
+    required: int
+    approvals: int
+    status: str
+    summary: str
+    request_hash: str
+    policy_version: str
+    risk_snapshot: list[dict[str, Any]]
+    explanation: dict[str, Any]
+    created_at: str
+    expires_at: str
+    closed_at: str | None
+    closed_reason: str | None
+    votes: list[VoteOut]
+
+
+class ReleaseOut(TypedDict):
+    """A deployable release as listed."""
+
+    ref: str
+    service: str
+    digest: str
+    created_at: str
+    model_version: str
+    model_sha256: str
+    code_version: str
+    metrics: dict[str, float]
+    audit_passed: bool
+
+
+class UnusableReleaseOut(TypedDict):
+    """A bundle on disk that failed verification."""
+
+    service: str
+    digest: str
+    problem: str
+
+
+class ReleasesOut(TypedDict):
+    """Deployable releases, newest first, and bundles that failed verification."""
+
+    data: list[ReleaseOut]
+    count: int
+    unusable: list[UnusableReleaseOut]
+
+
+class ReleaseDetailOut(ReleaseOut):
+    """One release with its files, signing key and full SecurityAuditResult."""
+
+    files: list[dict[str, Any]]
+    sbom_file: str | None
+    public_key: str
+    security_audit: dict[str, Any]
+
+
+class SchemaRefOut(TypedDict):
+    """A hand-off model and where its JSON Schema lives."""
+
+    name: str
+    description: str
+    url: str
+
+
 def default_url(env: Mapping[str, str]) -> str:
     """CONTROLPLANE_URL, else the address `opsctl up` listens on with the same environment."""
     if env.get("CONTROLPLANE_URL"):
@@ -437,6 +572,101 @@ class ControlPlaneClient:
     def identities(self) -> list[IdentityOut]:
         """Every identity (admin only)."""
         return cast(list[IdentityOut], self._request("GET", "/v1/identities"))
+
+    # -- deployments and services ------------------------------------------------------------
+
+    def deploy(
+        self,
+        service: str,
+        environment: str,
+        release: str,
+        *,
+        release_tag: str | None = None,
+        commit_sha: str | None = None,
+        commit_time: str | None = None,
+        security_audit: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+        changes: list[str] | None = None,
+    ) -> DeploymentOut:
+        """Ask to deploy a release: AUTO runs now, CONSULT/STOP wait (status pending_approval).
+
+        A refusal raises the plane's `gates_refused` error (409) with details.failed_gates and
+        details.retry_after; a broken invariant raises `InvalidSpec` (422).
+        """
+        body: dict[str, Any] = {"service": service, "environment": environment, "release": release}
+        optional = {
+            "release_tag": release_tag,
+            "commit_sha": commit_sha,
+            "commit_time": commit_time,
+            "security_audit": dict(security_audit) if security_audit is not None else None,
+            "reason": reason,
+            "changes": changes,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return cast(DeploymentOut, self._request("POST", "/v1/deployments", json=body))
+
+    def deployments(
+        self,
+        service: str | None = None,
+        environment: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[DeploymentOut]:
+        """Deployments, newest first."""
+        filters = {"service": service, "environment": environment, "status": status, "limit": limit}
+        params = {k: v for k, v in filters.items() if v is not None}
+        page = self._request("GET", "/v1/deployments", params=params)
+        return cast(list[DeploymentOut], page["data"])
+
+    def get_deployment(self, deployment_id: str) -> DeploymentOut:
+        """One deployment with its decision, gates, approvals and health."""
+        return cast(DeploymentOut, self._request("GET", f"/v1/deployments/{deployment_id}"))
+
+    def services(self) -> list[ServiceStatusOut]:
+        """Per service and environment: the live release, health, since when, where."""
+        return cast(list[ServiceStatusOut], self._request("GET", "/v1/services"))
+
+    # -- approvals ---------------------------------------------------------------------------
+
+    def approvals(self, status: str | None = None) -> list[ApprovalOut]:
+        """Approval requests, oldest first (pending, approved, rejected, expired, voided)."""
+        params = {"status": status} if status else None
+        page = self._request("GET", "/v1/approvals", params=params)
+        return cast(list[ApprovalOut], page["data"])
+
+    def get_approval(self, approval_id: str) -> ApprovalOut:
+        """One approval request with its votes."""
+        return cast(ApprovalOut, self._request("GET", f"/v1/approvals/{approval_id}"))
+
+    def approve(self, approval_id: str, comment: str = "") -> ApprovalOut:
+        """Approve as a human approver (not the requester); reaching quorum runs the change."""
+        path = f"/v1/approvals/{approval_id}/approve"
+        return cast(ApprovalOut, self._request("POST", path, json={"comment": comment}))
+
+    def reject(self, approval_id: str, comment: str) -> ApprovalOut:
+        """Reject with a reason; the request ends."""
+        path = f"/v1/approvals/{approval_id}/reject"
+        return cast(ApprovalOut, self._request("POST", path, json={"comment": comment}))
+
+    # -- releases and hand-off schemas --------------------------------------------------------
+
+    def releases(self, service: str | None = None) -> ReleasesOut:
+        """Deployable releases, newest first, and bundles that failed verification."""
+        params = {"service": service} if service else None
+        return cast(ReleasesOut, self._request("GET", "/v1/releases", params=params))
+
+    def get_release(self, service: str, digest: str) -> ReleaseDetailOut:
+        """One release, re-verified by the plane, with its SecurityAuditResult."""
+        digest = digest.removeprefix("sha256:")
+        return cast(ReleaseDetailOut, self._request("GET", f"/v1/releases/{service}/{digest}"))
+
+    def schemas(self) -> list[SchemaRefOut]:
+        """The hand-off models the plane accepts."""
+        return cast(list[SchemaRefOut], self._request("GET", "/v1/schemas")["data"])
+
+    def schema(self, name: str) -> dict[str, Any]:
+        """The JSON Schema of one hand-off model (e.g. DeploymentRequest)."""
+        return cast(dict[str, Any], self._request("GET", f"/v1/schemas/{name}"))
 
     # -- health ------------------------------------------------------------------------------
 

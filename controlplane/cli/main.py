@@ -9,7 +9,20 @@ from __future__ import annotations
 
 import typer
 
-from controlplane.cli import audit, decide, incidents, policy, signals, token, up, whoami
+from controlplane.cli import (
+    approvals,
+    audit,
+    decide,
+    deploy,
+    incidents,
+    policy,
+    releases,
+    services,
+    signals,
+    token,
+    up,
+    whoami,
+)
 
 app = typer.Typer(
     name="opsctl",
@@ -23,7 +36,15 @@ app = typer.Typer(
 # Commands are listed before groups in --help, each in the order registered here.
 app.command("up")(up.up)
 app.command("decide")(decide.decide)
+app.command("deploy")(deploy.deploy)
+app.command("approve")(approvals.approve)
+app.command("reject")(approvals.reject)
+app.command("services")(services.services)
+app.command("releases")(releases.releases)
 app.command("whoami")(whoami.whoami)
+app.add_typer(deploy.deployments, name="deployments")
+app.add_typer(approvals.app, name="approvals")
+app.add_typer(releases.app, name="release")
 app.add_typer(signals.app, name="signals")
 app.add_typer(policy.app, name="policy")
 app.add_typer(audit.app, name="audit")

@@ -1,0 +1,148 @@
+"""`opsctl approvals`, `opsctl approve`, `opsctl reject`: the human side of CONSULT and STOP.
+
+The plane enforces who may vote (humans with the approver role, never the requester); this
+module shows reviewers what they are agreeing to and what their vote caused.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from controlplane.cli._common import JsonOpt, emit_json, mode_style, plane, shorten
+from controlplane.cli.deploy import outcome_text, when
+
+if TYPE_CHECKING:
+    from controlplane.client import ApprovalOut, ControlPlaneClient
+
+app = typer.Typer(help="Review what waits for humans; approve or reject it.", no_args_is_help=True)
+
+IdArg = Annotated[str, typer.Argument(help="Approval id (from `opsctl approvals list`).")]
+
+
+class Status(StrEnum):
+    """Which approval requests to list."""
+
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    expired = "expired"
+    voided = "voided"
+    all = "all"
+
+
+@app.command("list")
+def list_approvals(
+    status: Annotated[Status, typer.Option(help="Which requests ('all' for every one).")] = (
+        Status.pending
+    ),
+    json_out: JsonOpt = False,
+) -> None:
+    """List approval requests, oldest first, with what each would change and why it waits."""
+    with plane() as client:
+        out = client.approvals(None if status is Status.all else status.value)
+    if json_out:
+        emit_json(out)
+        return
+    if not out:
+        typer.echo(f"no {'' if status is Status.all else status.value + ' '}approval requests")
+        return
+    typer.echo("\n\n".join(describe(a) for a in out))
+
+
+@app.command("show")
+def show_approval(approval_id: IdArg, json_out: JsonOpt = False) -> None:
+    """Show one approval request with its explanation, gates and votes."""
+    with plane() as client:
+        out = client.get_approval(approval_id)
+    if json_out:
+        emit_json(out)
+        return
+    typer.echo(describe(out, full=True))
+
+
+def describe(a: ApprovalOut, *, full: bool = False) -> str:
+    """A request as a reviewer reads it: who, what, why, gates, deadline."""
+    ex = a["explanation"]
+    lines = [
+        f"{a['id']}  {mode_style(a['mode'])}  {a['status']}  "
+        f"approvals {a['approvals']} of {a['required']}  expires {when(a['expires_at'])}",
+        f"  asked by   {a['requester']} ({a['requester_kind']}) at {when(a['created_at'])}",
+        f"  change     {a['summary']}",
+    ]
+    reasons = [str(r) for r in ex.get("reasons", [])]
+    lines += [f"  why        {r}" for r in (reasons if full else reasons[:3])]
+    if ex.get("counterfactual"):
+        lines.append(f"  would be   {ex['counterfactual']}")
+    counted = [s["name"] for s in a["risk_snapshot"] if s.get("counted")]
+    lines.append(f"  signals    {', '.join(counted) or 'none active'}")
+    lines.append(f"  gates      {_gates(ex.get('gates', []), full=full)}")
+    if a["closed_reason"]:
+        lines.append(f"  closed     {a['closed_reason']}")
+    for v in a["votes"]:
+        comment = f": {v['comment']}" if v["comment"] else ""
+        lines.append(f"  vote       {v['verdict']} by {v['approver']}{comment}")
+    return "\n".join(lines)
+
+
+def _gates(gates: list[dict[str, Any]], *, full: bool) -> str:
+    """Gate results on one line; every reason when `full`."""
+    if not gates:
+        return "-"
+    parts = [f"{'ok' if g.get('passed') else 'FAIL'} {g.get('name')}" for g in gates]
+    if full:
+        return "\n" + "\n".join(
+            f"    {p}: {g.get('reason', '')}" for p, g in zip(parts, gates, strict=True)
+        )
+    return shorten(", ".join(parts), 200)
+
+
+@app.command("approve")
+def approve(
+    approval_id: IdArg,
+    comment: Annotated[str, typer.Option("--comment", "-m", help="Why it is fine.")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Approve as a human approver; reaching the quorum runs the change now."""
+    with plane() as client:
+        out = client.approve(approval_id, comment)
+        follow_up = _subject_outcome(client, out)
+    if json_out:
+        emit_json(out)
+        return
+    typer.echo(f"approved {out['id']} ({out['approvals']} of {out['required']}): {out['status']}")
+    if follow_up:
+        typer.echo(follow_up)
+
+
+@app.command("reject")
+def reject(
+    approval_id: IdArg,
+    comment: Annotated[str, typer.Option("--comment", "-m", help="Why not (required).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Reject with a reason; the request ends and nothing changes."""
+    with plane() as client:
+        out = client.reject(approval_id, comment)
+    if json_out:
+        emit_json(out)
+        return
+    typer.echo(f"rejected {out['id']}: {out['summary']} will not happen ({comment})")
+
+
+def _subject_outcome(client: ControlPlaneClient, a: ApprovalOut) -> str:
+    """What the vote caused: the deployment's outcome, or why the approval was voided."""
+    if a["status"] == "voided":
+        text = f"approval voided: {a['closed_reason'] or '-'}"
+        if a["subject_kind"] == "deployment":
+            dep = client.get_deployment(a["subject_id"])
+            text += f"\nthe request waits again under approval {dep['approval_id']}"
+        return text
+    if a["status"] == "pending":
+        left = a["required"] - a["approvals"]
+        return f"waiting for {left} more approver{'s' if left > 1 else ''}"
+    if a["status"] == "approved" and a["subject_kind"] == "deployment":
+        return outcome_text(client.get_deployment(a["subject_id"]))
+    return ""
