@@ -37,6 +37,7 @@ from controlplane.handoff import routes as handoff_routes
 from controlplane.identity import routes as identity_routes
 from controlplane.incident import routes as incident_routes
 from controlplane.policy import routes as policy_routes
+from controlplane.release import routes as release_routes
 from controlplane.risk import routes as risk_routes
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ ROUTERS = (
     deploy_routes.router,
     approval_routes.router,
     handoff_routes.router,
+    release_routes.router,
 )
 
 

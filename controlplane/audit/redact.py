@@ -12,7 +12,7 @@ _SECRET_KEY = re.compile(
     r"|session[_-]?id|cookie)",
     re.IGNORECASE,
 )
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "private_key",
         re.compile(
@@ -45,7 +45,7 @@ def redact_text(text: str) -> str:
     """Replace secret-looking substrings of a string."""
     if len(text) < 16:
         return text
-    for kind, pattern in _PATTERNS:
+    for kind, pattern in SECRET_PATTERNS:
         text = pattern.sub(_masker(kind), text)
     return text
 

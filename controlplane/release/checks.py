@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 # The same patterns that keep secrets out of the audit log find them in a bundle.
-from controlplane.audit.redact import _PATTERNS as SECRET_PATTERNS
-from controlplane.audit.redact import fingerprint
+from controlplane.audit.redact import SECRET_PATTERNS, fingerprint
 
 MAX_INFLATED_BYTES = 512 * 1024 * 1024
 SCANNER_TIMEOUT_S = 300.0

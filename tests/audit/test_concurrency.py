@@ -77,8 +77,6 @@ WRITER = textwrap.dedent(
     from controlplane.config import Settings
     from controlplane.context import build_context
     from controlplane.identity.models import Principal
-from controlplane.incident import service as incidents
-from controlplane.incident.models import IncidentCreate
     from controlplane.policy import service as decisions
     from controlplane.policy.service import DecisionRequest
 
