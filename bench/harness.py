@@ -28,7 +28,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(code: str, port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def server(
+    code: str, port: int, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a Python snippet that serves on `port`; wait until /healthz answers; stop it after."""
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
@@ -90,7 +92,9 @@ end
 """
 
 
-def wrk_post(url: str, body: dict[str, object], token: str, *, connections: int, seconds: int) -> LoadResult:
+def wrk_post(
+    url: str, body: dict[str, object], token: str, *, connections: int, seconds: int
+) -> LoadResult:
     """POST the same JSON body with wrk (C, so the load generator costs little CPU)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -99,7 +103,9 @@ def wrk_post(url: str, body: dict[str, object], token: str, *, connections: int,
         script = fh.name
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script, url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     os.unlink(script)
     line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
