@@ -64,13 +64,14 @@ class KubernetesBackend:
         )  # fmt: skip
 
     def scale(self, target: Target, replicas: int) -> WorkloadStatus:
-        """Set spec.replicas; the status tells whether the change has settled."""
+        """Set spec.replicas and wait (up to the timeout) for the controller to settle."""
         if replicas < 0:
             raise AdapterError(f"replicas must be >= 0, got {replicas}")
         self._read(target)
         self.api.patch_deployment(
             self.namespace(target), target.service, {"spec": {"replicas": replicas}}
         )
+        self._wait(self.namespace(target), target.service)
         return self.status(target)
 
     def status(self, target: Target) -> WorkloadStatus:
