@@ -78,7 +78,7 @@ def describe(a: ApprovalOut, *, full: bool = False) -> str:
         lines.append(f"  would be   {ex['counterfactual']}")
     counted = [s["name"] for s in a["risk_snapshot"] if s.get("counted")]
     lines.append(f"  signals    {', '.join(counted) or 'none active'}")
-    lines.append(f"  gates      {_gates(ex.get('gates', []), full=full)}")
+    lines.append(f"  gates      {_gates(ex.get('gates', []), full=full)}".rstrip())
     if a["closed_reason"]:
         lines.append(f"  closed     {a['closed_reason']}")
     for v in a["votes"]:

@@ -134,7 +134,7 @@ def outcome_text(dep: DeploymentOut) -> str:
         lines = [
             f"{head}: pending approval {dep['approvals']} of {dep['required_approvals']}",
             f"  approval id  {dep['approval_id']}",
-            f"  why          {_why(dep)}",
+            *(f"  why          {r}" for r in _why(dep)),
             f"  next         a human approver runs `opsctl approve {dep['approval_id']}`",
         ]
     elif status in ("failed", "rolled_back"):
@@ -147,11 +147,13 @@ def outcome_text(dep: DeploymentOut) -> str:
     return "\n".join(lines)
 
 
-def _why(dep: DeploymentOut) -> str:
-    """The reasons the decision gave (after the base mode), else its counterfactual."""
+def _why(dep: DeploymentOut) -> list[str]:
+    """Every reason the decision gave, then what would have made it AUTO."""
     decision = dep["decision"]
     reasons = [str(r) for r in decision.get("reasons", [])]
-    return "; ".join(reasons[1:] or reasons) or str(decision.get("counterfactual", "-"))
+    if decision.get("counterfactual"):
+        reasons.append(f"counterfactual: {decision['counterfactual']}")
+    return reasons or ["-"]
 
 
 def refusal_text(exc: ControlPlaneError) -> str:
