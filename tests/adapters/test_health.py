@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from controlplane.adapters.base import Release
-from controlplane.adapters.workload.health import request_counts, verify_health, window_delta
 from controlplane.adapters.workload import local_process
+from controlplane.adapters.workload.health import request_counts, verify_health, window_delta
 from controlplane.adapters.workload.local import LocalBackend
 from controlplane.adapters.workload.local_state import StateFile
 from tests.adapters.conftest import TARGET
