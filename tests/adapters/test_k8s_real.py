@@ -23,6 +23,8 @@ STALLED = "registry.k8s.io/does-not-exist@sha256:" + "0" * 64
 def test_rollout_and_restore_on_a_real_cluster() -> None:
     """Deploy a pinned image to a throwaway namespace, fail one that cannot pull, verify restore."""
     pytest.importorskip("kubernetes")
+    if "@sha256:" not in IMAGE:
+        pytest.skip("set CONTROLPLANE_TEST_K8S_IMAGE to a digest-pinned bankchurn service image")
     from controlplane.adapters.workload.k8s import KubernetesBackend
     from controlplane.adapters.workload.k8s_api import KubeClusterApi
 
