@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import Engine
@@ -24,6 +24,9 @@ from controlplane.identity import service as identity
 from controlplane.identity.models import Principal
 from controlplane.policy.store import PolicyStore
 from controlplane.risk.service import SignalService
+
+if TYPE_CHECKING:
+    from controlplane.release.registry import ReleaseRegistry
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +222,58 @@ def build_context(
 
 
 def _workload_parts(settings: Settings, workloads: WorkloadBackend | None) -> dict[str, Any]:
-    """The backend, its release catalog and its health check, from settings or as given."""
-    if workloads is None:
-        workloads = FakeWorkloads()
+    """The backend, its release catalog and its health check: as given, or from settings."""
     if isinstance(workloads, FakeWorkloads):
         return {"workloads": workloads, "releases": AnyRelease(), "health": workloads.health}
-    raise NotImplementedError("wired in by the workload backend integration")
+    if workloads is None and settings.workload_backend == "kubernetes":
+        raise NotImplementedError(
+            "CONTROLPLANE_WORKLOAD_BACKEND=kubernetes needs cluster credentials wired in "
+            "(see docs/kubernetes.md); the embedded default is `local`"
+        )
+    if workloads is None:
+        from controlplane.adapters.workload.local import LocalBackend
+
+        workloads = LocalBackend(settings.state_dir)
+    from controlplane.release.registry import ReleaseRegistry
+
+    return {
+        "workloads": workloads,
+        "releases": RegistryCatalog(ReleaseRegistry(settings.state_dir)),
+        "health": _health_check(settings),
+    }
+
+
+class RegistryCatalog:
+    """Releases are the signed local bundles in the state folder."""
+
+    def __init__(self, registry: ReleaseRegistry) -> None:
+        self.registry = registry
+
+    def check(self, ref: str) -> None:
+        """404 (with the known refs) for a release that was never built here."""
+        self.registry.get(ref)
+
+    def resolve(self, ref: str) -> Release:
+        """The verified bundle's artifact folder, which the local backend runs."""
+        info = self.registry.get(ref)
+        return Release(
+            info.ref, artifact=str(info.artifact_dir), model_version=info.manifest.model_version
+        )
+
+
+def _health_check(settings: Settings) -> HealthCheck:
+    """Readiness plus error rate over the configured window (numbers kept for the record)."""
+    from controlplane.adapters.workload.health import verify_health
+
+    def check(url: str) -> dict[str, Any]:
+        result = verify_health(url, settings.health_window_s, settings.max_error_rate)
+        return {
+            "healthy": result.ok,
+            "ready": result.ready,
+            "error_rate": result.error_rate,
+            "requests": result.requests,
+            "window_s": result.window_s,
+            "reason": result.reason,
+        }
+
+    return check

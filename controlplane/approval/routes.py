@@ -25,7 +25,8 @@ def list_approvals(
     session: ReadSessionDep,
     ctx: CtxDep,
     _: Viewer,
-    status: Literal["pending", "approved", "rejected", "expired", "voided"] | None = None,
+    status: Literal["pending", "approved", "rejected", "expired", "voided", "cancelled"]
+    | None = None,
 ) -> ApprovalsPublic:
     """What waits for humans, oldest first, with the explanation and gate results."""
     data = approvals.list_requests(session=session, ctx=ctx, status=status)

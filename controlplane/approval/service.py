@@ -15,7 +15,7 @@ from controlplane.approval.models import (
     ApprovalVote,
     VotePublic,
 )
-from controlplane.errors import Conflict, NotFound
+from controlplane.errors import Conflict, InvalidSpec, NotFound
 from controlplane.identity.models import Principal
 from controlplane.policy.models import Decision, Mode
 
@@ -145,7 +145,10 @@ def vote(
             f"{principal.name} already voted on approval {req.id}", {"verdict": voted.verdict}
         )
     if verdict == "reject" and not comment.strip():
-        raise Conflict("a rejection needs a comment saying why", {"field": "comment"})
+        raise InvalidSpec(
+            "a rejection needs a comment saying why",
+            {"field": "comment", "reason": "required when rejecting"},
+        )
     session.add(
         ApprovalVote(
             id=uuid.uuid4().hex,

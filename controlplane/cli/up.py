@@ -25,16 +25,58 @@ if TYPE_CHECKING:
     from controlplane.config import Settings
 
 log = logging.getLogger("controlplane.up")
+REPO_ROOT = Path(__file__).resolve().parents[2]
 Stop = Callable[[], None]
 
 
-def start_local_workloads(settings: Settings) -> Stop:
-    """Hook: start the three ML services as local processes; return a function that stops them.
+def start_local_workloads(app: FastAPI, settings: Settings) -> Stop:
+    """Adopt or restart recorded service processes, then deploy missing dev services (audited).
 
-    A no-op for now; the workload engineer fills it in (only called with the local backend).
+    Runs after the plane answers: each missing service gets its bundled initial release (trained
+    in seconds on first use) deployed to dev through the API, like any other deployment.
+    Returns a function that stops every service process when the plane stops.
     """
-    del settings
-    return lambda: None
+    backend = app.state.ctx.workloads
+    if not hasattr(backend, "start") or not hasattr(backend, "stop_all"):
+        return lambda: None
+    threading.Thread(
+        target=_bring_up_services, args=(app, settings), name="opsctl-services", daemon=True
+    ).start()
+    stop_all: Stop = backend.stop_all
+    return stop_all
+
+
+def _bring_up_services(app: FastAPI, settings: Settings) -> None:
+    """Wait for the plane, adopt what runs, deploy what is missing; log one line per service."""
+    from controlplane.adapters.base import Target
+    from controlplane.client import ControlPlaneClient
+    from controlplane.deploy.service import KNOWN_SERVICES
+    from controlplane.errors import ControlPlaneError
+    from controlplane.release.registry import ReleaseRegistry
+
+    ctx = app.state.ctx
+    for key, action in ctx.workloads.start().items():
+        log.info("service %s: %s", key, action)
+    registry = ReleaseRegistry(settings.state_dir)
+    base = f"http://{settings.host}:{settings.port}"
+    token = settings.admin_token_path.read_text().strip()
+    with ControlPlaneClient(base, token, timeout=180) as client:
+        for service in KNOWN_SERVICES:
+            status = ctx.workloads.status(Target(service, "dev"))
+            if status.state == "running":
+                log.info("service %s/dev: running %s at %s", service, status.release, status.url)
+                continue
+            try:
+                info = registry.ensure_initial(service, REPO_ROOT)
+                dep = client.deploy(
+                    service=service,
+                    environment="dev",
+                    release=info.ref,
+                    reason="initial release (opsctl up)",
+                )
+                log.info("service %s/dev: %s", service, dep.get("message") or dep.get("status"))
+            except (ControlPlaneError, OSError, RuntimeError) as exc:
+                log.error("service %s/dev not started: %s", service, exc)
 
 
 def up(
@@ -47,6 +89,13 @@ def up(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = False,
+    services: Annotated[
+        bool,
+        typer.Option(
+            "--services/--no-services",
+            help="With the local backend, also run the three ML services in dev (default on).",
+        ),
+    ] = True,
     json_out: JsonOpt = False,
 ) -> None:
     """Start the control plane (and, with the local backend, its services) in the foreground."""
@@ -56,16 +105,24 @@ def up(
     from controlplane.app import create_app
 
     app = create_app(settings)
-    stop = start_local_workloads(settings) if settings.workload_backend == "local" else lambda: None
+    local = services and settings.workload_backend == "local"
     server = _server(app, access_log)
-    _announce_when_ready(server, lambda: _banner(app, settings, json_out))
+    stop: Stop = lambda: None  # noqa: E731
+
+    def ready() -> None:
+        nonlocal stop
+        _banner(app, settings, json_out)
+        if local:
+            stop = start_local_workloads(app, settings)
+
+    _announce_when_ready(server, ready)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass  # uvicorn re-raises Ctrl-C after a clean shutdown; a stop is not a failure
     finally:
         stop()
-        app.state.ctx.engine.dispose()
+        app.state.ctx.close()
         log.info("control plane stopped")
 
 
@@ -78,6 +135,7 @@ def _configure_logging() -> None:
         datefmt="%H:%M:%S",
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _settings(host: str | None, port: int | None) -> Settings:

@@ -157,6 +157,10 @@ def queue_for_approval(
             "counterfactual": decision.counterfactual,
             "gates": dep.gates,
             "release": dep.release,
+            "replaces": live_release(session=session, service=dep.service, env=dep.environment),
+            "request_reason": dep.request.get("reason"),
+            "changes": dep.request.get("changes", []),
+            "commit_sha": dep.commit_sha,
         },
     )
     dep.approval_id = req.id
@@ -188,9 +192,8 @@ def to_public(*, session: Session, dep: Deployment) -> DeploymentPublic:
 def message(dep: Deployment, approvals_: int, required: int) -> str:
     """What a person or agent should read first."""
     if dep.status == "pending_approval":
-        why = "; ".join(dep.decision.get("reasons", [])[1:]) or dep.decision.get(
-            "counterfactual", ""
-        )
+        reasons = [r for r in dep.decision.get("reasons", []) if "disabled" not in r]
+        why = "; ".join(reasons) or dep.decision.get("counterfactual", "")
         return (
             f"{dep.mode}: pending approval {approvals_} of {required}, approval id "
             f"{dep.approval_id}" + (f", because {why}" if why else "")
@@ -223,6 +226,12 @@ def list_deployments(
         if value is not None:
             query = query.where(column == value)
     return list(session.exec(query.order_by(col(Deployment.created_at).desc()).limit(limit)).all())
+
+
+def live_release(*, session: Session, service: str, env: str) -> str | None:
+    """The release a new deployment would replace (None on a first deployment)."""
+    current = live(session=session, service=service, environment=env)
+    return current.release if current else None
 
 
 def live(*, session: Session, service: str, environment: str) -> Deployment | None:

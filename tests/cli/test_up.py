@@ -37,7 +37,7 @@ class Plane:
     def __init__(self, cwd: Path, env: dict[str, str]) -> None:
         self.lines: queue.Queue[str] = queue.Queue()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controlplane.cli.main", "up"],
+            [sys.executable, "-m", "controlplane.cli.main", "up", "--no-services"],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
@@ -138,8 +138,3 @@ def test_banner_mentions_a_dashboard_only_when_one_is_served(
     text = up.render_banner(info | {"dashboard": None})
     assert "dashboard" not in text
     assert "dashboard    http://x/" in up.render_banner(info | {"dashboard": "http://x/"})
-
-
-def test_start_local_workloads_hook_returns_a_stopper(settings: Settings) -> None:
-    stop = up.start_local_workloads(settings)
-    stop()

@@ -23,11 +23,13 @@ pytestmark = pytest.mark.skipif(
 
 PLANE = """
 import sys, uvicorn
+from controlplane.adapters.fakes import FakeWorkloads
 from controlplane.app import create_app
 from controlplane.config import Settings
 settings = Settings(state_dir=sys.argv[1], database_url=sys.argv[2], policy_dir=sys.argv[3],
                     soak_production_minutes=0, health_window_s=0)
-uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[4]), log_level="warning")
+app = create_app(settings, workloads=FakeWorkloads())
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[4]), log_level="warning")
 """
 
 
@@ -43,10 +45,19 @@ def two_planes(settings: Settings) -> Iterator[list[str]]:
     urls, procs = [], []
     for _ in range(2):
         port = _port()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-c", PLANE, str(settings.state_dir), settings.resolved_database_url,
-             str(settings.policy_dir), str(port)],
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    PLANE,
+                    str(settings.state_dir),
+                    settings.resolved_database_url,
+                    str(settings.policy_dir),
+                    str(port),
+                ],
+            )
+        )
         urls.append(f"http://127.0.0.1:{port}")
         _wait(urls[-1])
     yield urls
@@ -67,16 +78,21 @@ def _wait(url: str) -> None:
     raise RuntimeError(f"plane at {url} did not become ready")
 
 
-def _token(url: str, admin: dict[str, str], name: str, kind: str, roles: list[str]) -> dict[str, str]:
-    r = httpx.post(f"{url}/v1/tokens", json={"name": name, "kind": kind, "roles": roles}, headers=admin)
+def _token(
+    url: str, admin: dict[str, str], name: str, kind: str, roles: list[str]
+) -> dict[str, str]:
+    r = httpx.post(
+        f"{url}/v1/tokens", json={"name": name, "kind": kind, "roles": roles}, headers=admin
+    )
     r.raise_for_status()
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 def _approve_all(url: str, approval_id: str, people: list[dict[str, str]]) -> None:
     for headers in people:
-        r = httpx.post(f"{url}/v1/approvals/{approval_id}/approve", json={}, headers=headers,
-                       timeout=60)
+        r = httpx.post(
+            f"{url}/v1/approvals/{approval_id}/approve", json={}, headers=headers, timeout=60
+        )
         if r.status_code == 409 or r.json().get("status") == "approved":
             return
 
@@ -86,10 +102,17 @@ def test_final_approval_race_executes_once(two_planes: list[str], settings: Sett
     admin = {"Authorization": f"Bearer {Path(settings.admin_token_path).read_text().strip()}"}
     agent = _token(a, admin, "agent", "agent", ["operator"])
     humans = [_token(a, admin, n, "human", ["approver"]) for n in ("alice", "bob", "carol")]
-    httpx.put(f"{a}/v1/signals/off_hours", headers=admin,
-              json={"state": "inactive", "ttl": "1h", "reason": "race test runs any hour"})
-    assert httpx.post(f"{a}/v1/deployments", json=deploy_body("dev"), headers=agent,
-                      timeout=60).json()["status"] == "succeeded"
+    httpx.put(
+        f"{a}/v1/signals/off_hours",
+        headers=admin,
+        json={"state": "inactive", "ttl": "1h", "reason": "race test runs any hour"},
+    )
+    assert (
+        httpx.post(
+            f"{a}/v1/deployments", json=deploy_body("dev"), headers=agent, timeout=60
+        ).json()["status"]
+        == "succeeded"
+    )
     staging = httpx.post(f"{a}/v1/deployments", json=deploy_body("staging"), headers=agent).json()
     _approve_all(a, staging["approval_id"], humans)
     prod = httpx.post(f"{b}/v1/deployments", json=deploy_body("production"), headers=agent).json()
@@ -103,8 +126,10 @@ def test_final_approval_race_executes_once(two_planes: list[str], settings: Sett
         barrier.wait()
         answers.append(httpx.post(base + url, json={}, headers=headers, timeout=60))
 
-    threads = [threading.Thread(target=final_vote, args=(base, h))
-               for base, h in ((a, humans[1]), (b, humans[2]))]
+    threads = [
+        threading.Thread(target=final_vote, args=(base, h))
+        for base, h in ((a, humans[1]), (b, humans[2]))
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -114,7 +139,8 @@ def test_final_approval_race_executes_once(two_planes: list[str], settings: Sett
     done = httpx.get(f"{a}/v1/deployments/{prod['id']}", headers=admin).json()
     assert done["status"] == "succeeded"
     export = httpx.get(f"{a}/v1/audit/export", headers=admin).text
-    executions = [line for line in export.splitlines()
-                  if '"deploy.execute"' in line and prod["id"] in line]
+    executions = [
+        line for line in export.splitlines() if '"deploy.execute"' in line and prod["id"] in line
+    ]
     assert len(executions) == 1
     assert httpx.get(f"{b}/v1/audit/verify", headers=admin).json()["ok"] is True

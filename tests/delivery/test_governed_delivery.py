@@ -89,7 +89,10 @@ def test_approving_twice_and_after_finish_is_409(client: TestClient, people) -> 
 def test_rejection_ends_the_request(client: TestClient, people, workloads) -> None:
     staging = _ship_to_staging(client, people)
     url = f"/v1/approvals/{staging['approval_id']}/reject"
-    assert client.post(url, json={}, headers=people["bob"]).status_code == 409  # needs a reason
+    no_reason = client.post(url, json={}, headers=people["bob"])
+    assert (
+        no_reason.status_code == 422 and no_reason.json()["error"]["details"]["field"] == "comment"
+    )
     r = client.post(url, json={"comment": "not during the demo"}, headers=people["bob"])
     assert r.status_code == 200 and r.json()["status"] == "rejected"
     dep = client.get(f"/v1/deployments/{staging['id']}", headers=people["bob"]).json()

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from controlplane.adapters.fakes import FakeMetrics
+from controlplane.adapters.fakes import FakeMetrics, FakeWorkloads
 from controlplane.adapters.prometheus import PrometheusSource
 from controlplane.app import create_app
 from controlplane.clock import ManualClock
@@ -20,7 +20,9 @@ def _plane(
     settings: Settings, clock: ManualClock, url: str | None
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
     source = PrometheusSource(httpx.Client(timeout=2.0), url) if url else FakeMetrics(down=True)
-    app: FastAPI = create_app(settings, clock=clock, metrics_source=source)
+    app: FastAPI = create_app(
+        settings, clock=clock, metrics_source=source, workloads=FakeWorkloads()
+    )
     with TestClient(app) as client:
         yield client, {"Authorization": f"Bearer {app.state.ctx.admin_token}"}
     app.state.ctx.close()
