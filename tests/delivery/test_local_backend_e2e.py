@@ -1,0 +1,127 @@
+"""Journey 2 on the embedded default: real service processes, real releases, real health checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from controlplane.adapters.workload.local import LocalBackend
+from controlplane.app import create_app
+from controlplane.clock import ManualClock
+from controlplane.config import Settings
+from controlplane.release.registry import ReleaseRegistry
+
+REPO = Path(__file__).resolve().parents[2]
+CUSTOMER = {
+    "CreditScore": 600, "Geography": "France", "Gender": "Male", "Age": 40, "Tenure": 3,
+    "Balance": 60000.0, "NumOfProducts": 2, "HasCrCard": 1, "IsActiveMember": 1,
+    "EstimatedSalary": 50000.0,
+}  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A good bankchurn artifact, and a consistent-looking copy whose model cannot be loaded."""
+    root = tmp_path_factory.mktemp("artifacts")
+    good = root / "good"
+    subprocess.run(
+        [sys.executable, "-m", "services.bankchurn.train", "--out", str(good), "--seed", "3",
+         "--rows", "1500"],
+        cwd=REPO, check=True, capture_output=True,
+    )  # fmt: skip
+    broken = Path(shutil.copytree(good, root / "broken"))
+    manifest = json.loads((broken / "manifest.json").read_text())
+    model = broken / manifest["model_file"]
+    model.write_bytes(b"not a joblib pickle")  # hashes match, but the service cannot load it
+    manifest["model_sha256"] = hashlib.sha256(model.read_bytes()).hexdigest()
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    return {"good": good, "broken": broken}
+
+
+@pytest.fixture
+def local_app(
+    settings: Settings, clock: ManualClock, artifacts: dict[str, Path]
+) -> Iterator[tuple[FastAPI, dict[str, str]]]:
+    """A plane on the local backend with two built releases: good and never-ready."""
+    settings.health_window_s = 0.5
+    registry = ReleaseRegistry(settings.state_dir, repo_root=REPO)
+    refs = {name: registry.build("bankchurn", path).ref for name, path in artifacts.items()}
+    backend = LocalBackend(settings.state_dir, ready_timeout_s=20)
+    app = create_app(settings, clock=clock, workloads=backend)
+    yield app, refs
+    backend.stop_all()
+    app.state.ctx.close()
+
+
+def _deploy(client: TestClient, headers: dict[str, str], env: str, ref: str) -> httpx.Response:
+    body: dict[str, object] = {"service": "bankchurn", "environment": env, "release": ref}
+    if env != "dev":
+        release = client.get(f"/v1/releases/bankchurn/{ref.split(':')[-1]}", headers=headers)
+        body["security_audit"] = release.json()["security_audit"]
+    return client.post("/v1/deployments", json=body, headers=headers)
+
+
+def test_real_processes_through_dev_and_staging(local_app) -> None:
+    app, refs = local_app
+    with TestClient(app) as client:
+        admin = {"Authorization": f"Bearer {app.state.ctx.admin_token}"}
+        r = client.post(
+            "/v1/tokens",
+            json={"name": "bot", "kind": "agent", "roles": ["operator"]},
+            headers=admin,
+        )
+        agent = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = client.post(
+            "/v1/tokens",
+            json={"name": "bob", "kind": "human", "roles": ["approver"]},
+            headers=admin,
+        )
+        bob = {"Authorization": f"Bearer {r.json()['token']}"}
+
+        dev = _deploy(client, agent, "dev", refs["good"]).json()
+        assert dev["status"] == "succeeded", dev
+        status = {
+            (s["service"], s["environment"]): s
+            for s in client.get("/v1/services", headers=bob).json()
+        }
+        url = status[("bankchurn", "dev")]["url"]
+        assert httpx.get(f"{url}/ready").status_code == 200
+        prediction = httpx.post(f"{url}/predict", json=CUSTOMER).json()
+        assert 0.0 <= prediction["churn_probability"] <= 1.0
+
+        broken = _deploy(client, agent, "dev", refs["broken"]).json()
+        assert broken["status"] == "failed", broken
+        assert "previous release kept serving" in broken["failure_reason"]
+        again = {
+            (s["service"], s["environment"]): s
+            for s in client.get("/v1/services", headers=bob).json()
+        }
+        assert again[("bankchurn", "dev")]["release"] == refs["good"]
+        assert (
+            httpx.post(f"{again[('bankchurn', 'dev')]['url']}/predict", json=CUSTOMER).status_code
+            == 200
+        )
+
+        staging = _deploy(client, agent, "staging", refs["good"])
+        assert staging.status_code == 202, staging.text
+        approval = staging.json()["approval_id"]
+        r = client.post(f"/v1/approvals/{approval}/approve", json={"comment": "ok"}, headers=bob)
+        assert r.status_code == 200, r.text
+        live = client.get(f"/v1/deployments/{staging.json()['id']}", headers=bob).json()
+        assert live["status"] == "succeeded", live
+        assert live["health"]["ready"] is True
+
+        verify = client.get("/v1/audit/verify", headers=bob).json()
+        assert verify["ok"] is True
