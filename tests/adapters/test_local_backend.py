@@ -96,19 +96,6 @@ def test_process_that_exits_fails_fast(
     assert result.duration_s < 10
 
 
-def test_restore_puts_the_previous_release_back(
-    make_local: Callable[..., LocalBackend], releases: dict[str, Release]
-) -> None:
-    """restore(v1) after v2 serves v1 again."""
-    backend = make_local()
-    backend.deploy(TARGET, releases["v1"])
-    backend.deploy(TARGET, releases["v2"])
-    result = backend.restore(TARGET, releases["v1"])
-    assert result.ok and result.release == releases["v1"].ref
-    assert result.previous == releases["v2"].ref and result.details["action"] == "restore"
-    assert backend.status(TARGET).release == releases["v1"].ref
-
-
 def test_restarted_plane_adopts_live_processes(
     make_local: Callable[..., LocalBackend], releases: dict[str, Release]
 ) -> None:
