@@ -126,4 +126,8 @@ def run(n: int) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=2000)
-    print(run(parser.parse_args().records))
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS-audit.md")
+    args = parser.parse_args()
+    section = run(args.records)
+    args.out.write_text(section + "\n")
+    print(section)

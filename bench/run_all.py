@@ -1,0 +1,64 @@
+"""Run every benchmark (each measures ours against a baseline in the same run) and write RESULTS.md.
+
+Usage: .venv/bin/python bench/run_all.py [--quick]
+Each script also runs on its own and writes its own RESULTS-*.md section; this stitches them
+together with the machine, date and commit they were measured on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+# (script, full-run args, quick-run args, section file)
+SUITE = (
+    ("decision_latency.py", [], [], "RESULTS-decision.md"),
+    ("audit_appends.py", ["--records", "2000"], ["--records", "500"], "RESULTS-audit.md"),
+    ("http_decisions.py", ["--seconds", "20"], ["--seconds", "6"], "RESULTS-http.md"),
+    ("deploy_overhead.py", [], ["--requests", "100"], "RESULTS-deploy.md"),
+    ("services_load.py", ["--duration", "30"], ["--duration", "5"], "RESULTS-services.md"),
+)
+
+
+def _machine() -> str:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at commit {commit or 'unknown'} on "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}. "
+        "The machine is shared and noisy: compare the ratios within one run, not absolute numbers "
+        "across runs."
+    )
+
+
+def main() -> None:
+    """Run the suite and write bench/RESULTS.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    args = parser.parse_args()
+    sections = ["# Benchmark results", "", _machine(), ""]
+    for script, full, quick, out in SUITE:
+        if not (BENCH / script).exists():
+            continue
+        print(f"== {script}", flush=True)
+        cmd = [sys.executable, str(BENCH / script), *(quick if args.quick else full)]
+        result = subprocess.run(cmd, cwd=ROOT)
+        if result.returncode != 0:
+            sections += [f"## {script}", "", f"FAILED (exit {result.returncode})", ""]
+            continue
+        sections += [(BENCH / out).read_text().strip(), ""]
+    (BENCH / "RESULTS.md").write_text("\n".join(sections))
+    print(f"wrote {BENCH / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()
