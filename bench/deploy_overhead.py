@@ -160,7 +160,8 @@ def run(requests: int, rollouts: int) -> str:
             f"| ours: decision + gates + history + row + audit + commit (no rollout) | "
             f"{_pct(ours, 0.5):.2f} | {_pct(ours, 0.99):.2f} |",
             "",
-            f"- governed request overhead, p50: **{_pct(ours, 0.5) / _pct(bare, 0.5):.1f}x** the bare "
+            f"- governed request overhead, p50: **{_pct(ours, 0.5) / _pct(bare, 0.5):.1f}x** "
+            "the bare "
             "insert (both commit once with fsync; the extra is the decision, gates and audit rows)",
             "",
             "| local rollout of bankchurn (real process) | median s | runs |",
