@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     prometheus_timeout_s: float = Field(default=5.0, gt=0, le=60)
     prometheus_bearer_token: SecretStr | None = None
     workload_backend: Literal["local", "kubernetes"] = "local"
+    kubeconfig: str | None = None
+    kube_context: str | None = None
     signal_cache_ttl_s: float = Field(default=60.0, ge=0, le=3600)
     signal_local_ttl_s: float = Field(default=2.0, ge=0, le=60)
     on_hours_utc: str = "08-18"

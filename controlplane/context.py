@@ -226,10 +226,7 @@ def _workload_parts(settings: Settings, workloads: WorkloadBackend | None) -> di
     if isinstance(workloads, FakeWorkloads):
         return {"workloads": workloads, "releases": AnyRelease(), "health": workloads.health}
     if workloads is None and settings.workload_backend == "kubernetes":
-        raise NotImplementedError(
-            "CONTROLPLANE_WORKLOAD_BACKEND=kubernetes needs cluster credentials wired in "
-            "(see docs/kubernetes.md); the embedded default is `local`"
-        )
+        return _kubernetes_parts(settings)
     if workloads is None:
         from controlplane.adapters.workload.local import LocalBackend
 
@@ -241,6 +238,32 @@ def _workload_parts(settings: Settings, workloads: WorkloadBackend | None) -> di
         "releases": RegistryCatalog(ReleaseRegistry(settings.state_dir)),
         "health": _health_check(settings),
     }
+
+
+def _kubernetes_parts(settings: Settings) -> dict[str, Any]:
+    """Deployments in a real cluster from a kubeconfig; releases are digest-pinned images."""
+    from controlplane.adapters.workload.k8s import KubernetesBackend
+    from controlplane.adapters.workload.k8s_api import KubeClusterApi
+
+    api = KubeClusterApi.from_kubeconfig(settings.kubeconfig, settings.kube_context)
+    return {
+        "workloads": KubernetesBackend(api),
+        "releases": ImageCatalog(),
+        # Readiness is the rollout itself (available replicas); error rates need Prometheus.
+        "health": lambda url: {"healthy": True, "ready": True, "reason": "rollout available"},
+    }
+
+
+class ImageCatalog:
+    """On Kubernetes a release is an OCI image pinned by digest; the registry is the cluster's."""
+
+    def check(self, ref: str) -> None:
+        """A pinned image can be tried; a missing one fails the rollout, not the request."""
+        Release(ref)
+
+    def resolve(self, ref: str) -> Release:
+        """The image is the reference."""
+        return Release(ref, image=ref)
 
 
 class RegistryCatalog:

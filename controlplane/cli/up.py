@@ -50,7 +50,7 @@ def _bring_up_services(app: FastAPI, settings: Settings) -> None:
     """Wait for the plane, adopt what runs, deploy what is missing; log one line per service."""
     from controlplane.adapters.base import Target
     from controlplane.client import ControlPlaneClient
-    from controlplane.deploy.service import KNOWN_SERVICES
+    from controlplane.deploy.facts import KNOWN_SERVICES
     from controlplane.errors import ControlPlaneError
     from controlplane.release.registry import ReleaseRegistry
 

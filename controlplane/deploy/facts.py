@@ -11,6 +11,7 @@ from controlplane.handoff.release import Release
 from controlplane.policy.models import Decision, Environment
 
 SUCCEEDED = "succeeded"
+KNOWN_SERVICES = ("bankchurn", "nlpinsight", "chicagotaxi")  # the managed ML services (§9)
 PREDECESSOR: dict[Environment, Environment] = {
     Environment.STAGING: Environment.DEV,
     Environment.PRODUCTION: Environment.STAGING,

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from controlplane.approval import service as approvals
 from controlplane.audit.chain import canonical_json
 from controlplane.deploy import gates
-from controlplane.deploy.facts import GateContext, ReleaseFact
+from controlplane.deploy.facts import KNOWN_SERVICES, GateContext, ReleaseFact
 from controlplane.deploy.models import Deployment, DeploymentPublic
 from controlplane.errors import InvalidSpec, NotFound
 from controlplane.handoff.models import DeploymentRequest
@@ -24,7 +24,6 @@ from controlplane.policy.models import Decision, DecisionInput, Environment
 if TYPE_CHECKING:
     from controlplane.context import AppContext
 
-KNOWN_SERVICES = ("bankchurn", "nlpinsight", "chicagotaxi")
 
 
 def request_hash(request: DeploymentRequest) -> str:

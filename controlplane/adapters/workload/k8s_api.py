@@ -52,7 +52,9 @@ class KubeClusterApi:
         from kubernetes import config
 
         try:
-            api_client = config.new_client_from_config(config_file=path, context=context)
+            api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=path, context=context
+            )
         except (config.ConfigException, OSError) as exc:
             raise AdapterError(f"cannot load kubeconfig: {exc}", {"path": path}) from exc
         return cls(api_client)
@@ -85,7 +87,8 @@ class KubeClusterApi:
                     raise
             try:
                 body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-                self.core.create_namespace(body, _request_timeout=self.timeout)
+                # The client serializes plain dicts as-is; its stubs only name the model class.
+                self.core.create_namespace(body, _request_timeout=self.timeout)  # type: ignore[arg-type]
             except ApiException as exc:
                 if exc.status != 409:
                     raise
@@ -109,7 +112,10 @@ class KubeClusterApi:
         """POST a full Deployment manifest."""
         with translated(f"creating deployment {namespace}/{body['metadata']['name']}"):
             response = self.apps.create_namespaced_deployment(
-                namespace, body, _preload_content=False, _request_timeout=self.timeout
+                namespace,
+                body,  # type: ignore[arg-type]  # plain dicts are sent as-is
+                _preload_content=False,
+                _request_timeout=self.timeout,
             )
             return _json(response)
 
