@@ -26,7 +26,7 @@ import httpx
 from harness import REPO, free_port
 from sqlmodel import Session
 
-from controlplane.adapters.fakes import FakeWorkloads
+from controlplane.adapters.workload.fake import FakeWorkloadBackend
 from controlplane.config import Settings
 from controlplane.context import build_context
 from controlplane.deploy import service as deployments
@@ -46,7 +46,7 @@ def gate_overhead(n: int) -> tuple[list[float], list[float]]:
     """Seconds per request: the governed path vs a bare insert + commit, same database."""
     state = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
     ctx = build_context(
-        Settings(state_dir=state, policy_dir=REPO / "policies"), workloads=FakeWorkloads()
+        Settings(state_dir=state, policy_dir=REPO / "policies"), workloads=FakeWorkloadBackend()
     )
     ours, bare = [], []
     for i in range(n):

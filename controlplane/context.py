@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from controlplane import db
 from controlplane.adapters.base import MetricsSource, Release, WorkloadBackend
-from controlplane.adapters.fakes import FakeWorkloads
+from controlplane.adapters.workload.fake import FakeWorkloadBackend
 from controlplane.audit import service as audit_service
 from controlplane.audit.batcher import GroupCommitter
 from controlplane.audit.models import AuditLine
@@ -223,7 +223,7 @@ def build_context(
 
 def _workload_parts(settings: Settings, workloads: WorkloadBackend | None) -> dict[str, Any]:
     """The backend, its release catalog and its health check: as given, or from settings."""
-    if isinstance(workloads, FakeWorkloads):
+    if isinstance(workloads, FakeWorkloadBackend):
         return {"workloads": workloads, "releases": AnyRelease(), "health": workloads.health}
     if workloads is None and settings.workload_backend == "kubernetes":
         return _kubernetes_parts(settings)

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from controlplane.adapters.fakes import FakeWorkloads
+from controlplane.adapters.workload.fake import FakeWorkloadBackend
 from controlplane.app import create_app
 from controlplane.clock import ManualClock
 from controlplane.config import Settings
@@ -75,7 +75,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def app(settings: Settings, clock: ManualClock) -> Iterator[FastAPI]:
     """A fully wired plane (migrated database, admin bootstrapped)."""
-    application = create_app(settings, clock=clock, workloads=FakeWorkloads())
+    application = create_app(settings, clock=clock, workloads=FakeWorkloadBackend())
     yield application
     application.state.ctx.close()
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from controlplane.adapters.base import Target
 from controlplane.deploy import executor
+from controlplane.deploy.facts import KNOWN_SERVICES
 from controlplane.deploy import service as deployments
 from controlplane.deploy.models import DeploymentPublic, DeploymentsPublic, ServiceStatus
 from controlplane.deps import CtxDep, Operator, ReadSessionDep, SessionDep, Viewer
@@ -80,7 +81,7 @@ def get_deployment(deployment_id: str, session: ReadSessionDep, _: Viewer) -> De
 def list_services(session: ReadSessionDep, ctx: CtxDep, _: Viewer) -> list[ServiceStatus]:
     """Per service and environment: the live release, health, since when, where."""
     out = []
-    for service in deployments.KNOWN_SERVICES:
+    for service in KNOWN_SERVICES:
         for env in ("dev", "staging", "production"):
             live = deployments.live(session=session, service=service, environment=env)
             status = ctx.workloads.status(Target(service, env))

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from controlplane.context import AppContext
 
 
-
 def request_hash(request: DeploymentRequest) -> str:
     """sha256 of the exact request: approvals are bound to it."""
     return hashlib.sha256(canonical_json(request.model_dump(mode="json")).encode()).hexdigest()

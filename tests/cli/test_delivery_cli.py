@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from typer.testing import Result
 
-from controlplane.adapters.fakes import FakeWorkloads
+from controlplane.adapters.workload.fake import FakeWorkloadBackend
 from controlplane.app import create_app
 from controlplane.client import ControlPlaneClient
 from controlplane.clock import ManualClock
@@ -26,13 +26,15 @@ REF = release(DIGEST_A)
 
 
 @pytest.fixture
-def workloads() -> FakeWorkloads:
+def workloads() -> FakeWorkloadBackend:
     """The in-memory backend the plane deploys to."""
-    return FakeWorkloads()
+    return FakeWorkloadBackend()
 
 
 @pytest.fixture
-def app(settings: Settings, clock: ManualClock, workloads: FakeWorkloads) -> Iterator[FastAPI]:
+def app(
+    settings: Settings, clock: ManualClock, workloads: FakeWorkloadBackend
+) -> Iterator[FastAPI]:
     """A plane wired to the fake backend (the release API mounted if app.py lacks it)."""
     application = create_app(settings, clock=clock, workloads=workloads)
     if not any(getattr(r, "path", "").startswith("/v1/releases") for r in application.routes):
@@ -82,7 +84,7 @@ def _to_staging(opsctl: Opsctl, tokens: dict[str, str], audit_file: Path) -> str
 
 
 def test_dev_deploy_is_auto_and_says_healthy(
-    opsctl: Opsctl, tokens: dict[str, str], workloads: FakeWorkloads
+    opsctl: Opsctl, tokens: dict[str, str], workloads: FakeWorkloadBackend
 ) -> None:
     result = _deploy(opsctl, tokens["agent"], "dev", "--commit", "a1b2c3d")
     assert result.exit_code == 0, result.output
@@ -93,7 +95,7 @@ def test_dev_deploy_is_auto_and_says_healthy(
 
 
 def test_staging_waits_and_another_human_approves(
-    opsctl: Opsctl, tokens: dict[str, str], audit_file: Path, workloads: FakeWorkloads
+    opsctl: Opsctl, tokens: dict[str, str], audit_file: Path, workloads: FakeWorkloadBackend
 ) -> None:
     assert _deploy(opsctl, tokens["agent"], "dev").exit_code == 0
     asked = _deploy(opsctl, tokens["agent"], "staging", "--audit", str(audit_file))
@@ -123,7 +125,7 @@ def test_staging_waits_and_another_human_approves(
 
 
 def test_reject_needs_a_comment_and_ends_the_request(
-    opsctl: Opsctl, tokens: dict[str, str], audit_file: Path, workloads: FakeWorkloads
+    opsctl: Opsctl, tokens: dict[str, str], audit_file: Path, workloads: FakeWorkloadBackend
 ) -> None:
     approval_id = _to_staging(opsctl, tokens, audit_file)
     missing = opsctl("reject", approval_id, token=tokens["bob"])
@@ -222,7 +224,7 @@ def test_deployments_list_and_show(opsctl: Opsctl, tokens: dict[str, str]) -> No
 
 
 def test_a_release_that_never_gets_ready_exits_1(
-    opsctl: Opsctl, tokens: dict[str, str], workloads: FakeWorkloads
+    opsctl: Opsctl, tokens: dict[str, str], workloads: FakeWorkloadBackend
 ) -> None:
     assert _deploy(opsctl, tokens["agent"], "dev").exit_code == 0
     workloads.never_ready.add(release(DIGEST_B))

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from controlplane.adapters.fakes import FakeWorkloads
+from controlplane.adapters.workload.fake import FakeWorkloadBackend
 from controlplane.app import create_app
 from controlplane.clock import ManualClock
 from controlplane.config import Settings
@@ -60,13 +60,15 @@ def deploy_body(env: str, digest: str = DIGEST_A, **overrides: Any) -> dict[str,
 
 
 @pytest.fixture
-def workloads() -> FakeWorkloads:
+def workloads() -> FakeWorkloadBackend:
     """The in-memory backend the plane deploys to."""
-    return FakeWorkloads()
+    return FakeWorkloadBackend()
 
 
 @pytest.fixture
-def app(settings: Settings, clock: ManualClock, workloads: FakeWorkloads) -> Iterator[FastAPI]:
+def app(
+    settings: Settings, clock: ManualClock, workloads: FakeWorkloadBackend
+) -> Iterator[FastAPI]:
     """A plane wired to the fake backend."""
     application = create_app(settings, clock=clock, workloads=workloads)
     yield application

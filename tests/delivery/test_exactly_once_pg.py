@@ -23,12 +23,12 @@ pytestmark = pytest.mark.skipif(
 
 PLANE = """
 import sys, uvicorn
-from controlplane.adapters.fakes import FakeWorkloads
+from controlplane.adapters.workload.fake import FakeWorkloadBackend
 from controlplane.app import create_app
 from controlplane.config import Settings
 settings = Settings(state_dir=sys.argv[1], database_url=sys.argv[2], policy_dir=sys.argv[3],
                     soak_production_minutes=0, health_window_s=0)
-app = create_app(settings, workloads=FakeWorkloads())
+app = create_app(settings, workloads=FakeWorkloadBackend())
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[4]), log_level="warning")
 """
 

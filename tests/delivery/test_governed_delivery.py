@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from controlplane.adapters.fakes import FakeWorkloads
+from controlplane.adapters.workload.fake import FakeWorkloadBackend
 from controlplane.clock import ManualClock
 from tests.delivery.conftest import DIGEST_B, deploy_body
 
@@ -25,7 +25,7 @@ def _ship_to_staging(client: TestClient, people) -> dict:
 
 
 def test_dev_deploy_is_auto_and_verified(
-    client: TestClient, people, workloads: FakeWorkloads
+    client: TestClient, people, workloads: FakeWorkloadBackend
 ) -> None:
     code, dep = _deploy(client, people["agent"], deploy_body("dev"))
     assert code == 200

@@ -9,8 +9,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from controlplane.adapters.fakes import FakeMetrics, FakeWorkloads
+from controlplane.adapters.fakes import FakeMetrics
 from controlplane.adapters.prometheus import PrometheusSource
+from controlplane.adapters.workload.fake import FakeWorkloadBackend
 from controlplane.app import create_app
 from controlplane.clock import ManualClock
 from controlplane.config import Settings
@@ -21,7 +22,7 @@ def _plane(
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
     source = PrometheusSource(httpx.Client(timeout=2.0), url) if url else FakeMetrics(down=True)
     app: FastAPI = create_app(
-        settings, clock=clock, metrics_source=source, workloads=FakeWorkloads()
+        settings, clock=clock, metrics_source=source, workloads=FakeWorkloadBackend()
     )
     with TestClient(app) as client:
         yield client, {"Authorization": f"Bearer {app.state.ctx.admin_token}"}

@@ -23,6 +23,7 @@ class FakeWorkloadBackend:
 
     def __init__(self, *, never_ready: set[str] | None = None, down: bool = False) -> None:
         self.never_ready = set(never_ready or ())
+        self.unhealthy: set[str] = set()  # ready, but failing the post-rollout health check
         self.down = down
         self.slots: dict[Target, _Slot] = {}
         self.calls: list[tuple[str, str, str | None]] = []
@@ -61,6 +62,22 @@ class FakeWorkloadBackend:
             target, slot.release.ref, state, slot.replicas, slot.replicas,
             url=f"fake://{target.key}", details={"restarts": slot.restarts},
         )  # fmt: skip
+
+    @property
+    def running(self) -> dict[str, str]:
+        """What serves per target key (`service/env`), for assertions."""
+        return {t.key: slot.release.ref for t, slot in self.slots.items() if slot.replicas}
+
+    def health(self, url: str) -> dict[str, object]:
+        """The plane's health check: healthy unless the serving release is marked unhealthy."""
+        ref = self.running.get(url.removeprefix("fake://"), "")
+        healthy = ref not in self.unhealthy
+        return {
+            "healthy": healthy,
+            "ready": True,
+            "error_rate": 0.0 if healthy else 0.5,
+            "reason": "" if healthy else "error rate 50% over the window",
+        }
 
     def _rollout(self, target: Target, release: Release, action: str) -> RolloutResult:
         self._check(action, target, release.ref)
