@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 
 from controlplane.adapters.base import Target
 from controlplane.deploy import executor
-from controlplane.deploy.facts import KNOWN_SERVICES
 from controlplane.deploy import service as deployments
+from controlplane.deploy.facts import KNOWN_SERVICES
 from controlplane.deploy.models import DeploymentPublic, DeploymentsPublic, ServiceStatus
 from controlplane.deps import CtxDep, Operator, ReadSessionDep, SessionDep, Viewer
 from controlplane.errors import GatesRefused
