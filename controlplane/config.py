@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     kube_context: str | None = None
     signal_cache_ttl_s: float = Field(default=60.0, ge=0, le=3600)
     signal_local_ttl_s: float = Field(default=2.0, ge=0, le=60)
+    policy_check_interval_s: float = Field(default=2.0, ge=0, le=3600)
     on_hours_utc: str = "08-18"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     allow_remote: bool = False
