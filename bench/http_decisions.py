@@ -21,14 +21,15 @@ BODY = {"operation": "deploy", "environment": "dev", "service": "bankchurn"}
 
 PLANE = """
 import logging, uvicorn
-from controlplane.app import create_app
+from controlplane.app import create_app, tune_gc
 from controlplane.config import Settings
 app = create_app(Settings(state_dir={state!r}, policy_dir={policies!r}))
+tune_gc()  # as `opsctl up` does
 uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
 """
 
 BARE = """
-import json, uvicorn
+import gc, json, uvicorn
 from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -39,6 +40,7 @@ class Req(BaseModel):
     service: str | None = None
     context: dict[str, Any] = {{}}
 app = FastAPI()
+gc.collect(); gc.freeze(); gc.set_threshold(50_000, 20, 100)  # same tuning as the plane
 @app.get("/healthz")
 def healthz() -> dict[str, str]:
     return {{"status": "ok"}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from typing import Any
@@ -193,6 +194,17 @@ def _install_ops_routes(app: FastAPI, ctx: AppContext) -> None:
     def metrics() -> Response:
         """Prometheus metrics of the plane."""
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def tune_gc() -> None:
+    """Server processes: freeze start-up objects and collect young garbage less often.
+
+    Full collections over the long-lived start-up heap stalled requests by ~100 ms (p99) under
+    load; freezing it (as large Python web services do) removes those pauses.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def create_app(

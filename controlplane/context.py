@@ -206,9 +206,7 @@ def build_context(
         clock=clock,
         signer=signer,
         tokens=identity.TokenCache(),
-        policies=PolicyStore(
-            settings.policy_dir, check_every_s=settings.policy_check_interval_s
-        ),
+        policies=PolicyStore(settings.policy_dir, check_every_s=settings.policy_check_interval_s),
         signals=SignalService(
             engine=read_engine,
             clock=clock,

@@ -47,8 +47,9 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def get_principal(request: Request, ctx: CtxDep) -> Principal:
+async def get_principal(request: Request) -> Principal:
     """Resolve the bearer token (401 when missing or unknown); cached, so usually no I/O."""
+    ctx: AppContext = request.app.state.ctx
     token = _bearer(request)
     cached = ctx.tokens.get(identity.hash_token(token)) if token else None
     if cached is not None:

@@ -26,7 +26,9 @@ from controlplane.errors import AuditUnavailable, ControlPlaneError
 
 log = logging.getLogger(__name__)
 
-Item = tuple[Mapping[str, Any], "Future[AuditLine]"]
+# (entry, waiter): a concurrent Future for threads, or (loop, asyncio.Future) for coroutines.
+Item = tuple[Mapping[str, Any], Any]
+Outcome = list[AuditLine] | BaseException
 
 
 class GroupCommitter:
@@ -68,7 +70,11 @@ class GroupCommitter:
 
     async def append(self, entry: Mapping[str, Any], timeout_s: float = 30.0) -> AuditLine:
         """Queue an entry and await its commit without holding a thread."""
-        future = asyncio.wrap_future(self.enqueue(entry))
+        if self._stopped:
+            raise AuditUnavailable("the audit writer is stopped; nothing was recorded")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AuditLine] = loop.create_future()
+        self._queue.put((entry, (loop, future)))
         try:
             return await asyncio.wait_for(future, timeout_s)
         except TimeoutError as exc:
@@ -110,17 +116,43 @@ class GroupCommitter:
                 )
                 session.commit()
         except ControlPlaneError as exc:
-            for _, future in batch:
-                future.set_exception(exc)
+            _settle(batch, exc)
             return
         except Exception as exc:  # commit failures are SQLAlchemy errors: fail closed
             log.error("audit group commit failed: %s", exc.__class__.__name__)
-            error = AuditUnavailable(
-                "the audit log cannot be written, so the action was not taken",
-                {"cause": exc.__class__.__name__},
+            _settle(
+                batch,
+                AuditUnavailable(
+                    "the audit log cannot be written, so the action was not taken",
+                    {"cause": exc.__class__.__name__},
+                ),
             )
-            for _, future in batch:
-                future.set_exception(error)
             return
-        for (_, future), line in zip(batch, lines, strict=True):
-            future.set_result(line)
+        _settle(batch, lines)
+
+
+def _settle(batch: list[Item], outcome: Outcome) -> None:
+    """Resolve every waiter; event-loop waiters are woken once per loop, not once per record."""
+    per_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, AuditLine | BaseException]]] = {}
+    for i, (_, waiter) in enumerate(batch):
+        result = outcome if isinstance(outcome, BaseException) else outcome[i]
+        if isinstance(waiter, Future):
+            if isinstance(result, BaseException):
+                waiter.set_exception(result)
+            else:
+                waiter.set_result(result)
+        else:
+            per_loop.setdefault(waiter[0], []).append((waiter[1], result))
+    for loop, pairs in per_loop.items():
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_resolve, pairs)
+
+
+def _resolve(pairs: list[tuple[Any, AuditLine | BaseException]]) -> None:
+    for future, result in pairs:
+        if future.done():  # the caller timed out or went away
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

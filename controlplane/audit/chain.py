@@ -7,18 +7,24 @@ verified on its own, line by line, with the same code that verifies the database
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 GENESIS = "0" * 64
 ESCALATING_STATES = frozenset({"active", "unknown"})
 
 
+def canonical_bytes(obj: Any) -> bytes:
+    """Deterministic JSON (orjson): sorted keys, no spaces, UTF-8, shortest float repr."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+
 def canonical_json(obj: Any) -> str:
-    """Deterministic JSON: sorted keys, no spaces, UTF-8."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """canonical_bytes as text (export lines)."""
+    return canonical_bytes(obj).decode()
 
 
 def risk_signal_names(signals: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -57,7 +63,7 @@ def export_form(fields: Mapping[str, Any]) -> dict[str, Any]:
 def record_hash(line: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of an export line without its own `hash`."""
     body = {k: v for k, v in line.items() if k != "hash"}
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_bytes(body)).hexdigest()
 
 
 @dataclass

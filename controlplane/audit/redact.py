@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 _SECRET_KEY = re.compile(
     r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|credential|authorization"
@@ -32,6 +36,19 @@ SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+# Every pattern above contains one of these markers (lower-cased); most strings hold none, and
+# plain substring tests are far cheaper than running the patterns.
+_MARKERS = (
+    "private key", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "cpt_",
+    "xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-", "bearer", "aws_secret_access_key",
+)  # fmt: skip
+
+
+def _has_marker(text: str) -> bool:
+    lower = text.lower()
+    return any(marker in lower for marker in _MARKERS)
+
+
 def fingerprint(secret: str) -> str:
     """The only trace of a secret we keep: a short sha256 prefix."""
     return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()[:12]
@@ -43,7 +60,7 @@ def _mask(kind: str, secret: str) -> str:
 
 def redact_text(text: str) -> str:
     """Replace secret-looking substrings of a string."""
-    if len(text) < 16:
+    if len(text) < 16 or not _has_marker(text):
         return text
     for kind, pattern in SECRET_PATTERNS:
         text = pattern.sub(_masker(kind), text)
@@ -54,6 +71,7 @@ def _masker(kind: str) -> Callable[[re.Match[str]], str]:
     return lambda match: _mask(kind, match.group(0))
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """True for field names that hold secrets by convention (password, token, ...)."""
     return bool(_SECRET_KEY.search(key))
@@ -61,17 +79,49 @@ def is_secret_key(key: str) -> bool:
 
 def redact(value: Any, *, key: str = "") -> Any:
     """Return a copy of a JSON-like value with secrets masked, by field name and by pattern."""
-    if (
-        key
-        and is_secret_key(key)
-        and value not in (None, "", [], {})
-        and not isinstance(value, (bool, int, float, dict, list))
-    ):
-        return _mask("field", str(value))
     if isinstance(value, dict):
         return {str(k): redact(v, key=str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact(v, key=key) for v in value]
-    if isinstance(value, str):
-        return redact_text(value)
-    return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if key and is_secret_key(key) and value != "":
+        return _mask("field", str(value))
+    return redact_text(value) if isinstance(value, str) else value
+
+
+def sanitize(value: Any) -> Any:
+    """Redact, then normalize to plain JSON types (what gets hashed is what the database returns).
+
+    Fast path: one scan of the serialized text and of the field names; the value-by-value walk
+    only runs when the text holds a secret marker or a secret-looking field name.
+    """
+    try:
+        text = orjson.dumps(value, default=str)
+    except TypeError:  # e.g. an integer beyond 64 bits: keep it, as text
+        text = json.dumps(value, default=str).encode()
+        data = json.loads(text, parse_int=_int_or_text)
+    else:
+        data = orjson.loads(text)
+    if _has_marker(text.decode()) or _any_secret_key(data):
+        return redact(data)
+    return data
+
+
+def _int_or_text(digits: str) -> int | str:
+    number = int(digits)
+    return number if -(2**63) <= number < 2**64 else digits
+
+
+def _any_secret_key(data: Any) -> bool:
+    """True when any dict anywhere in the value has a secret-looking field name."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if any(is_secret_key(k) for k in item):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,7 +22,7 @@ from controlplane.audit.models import (
     AuditRecord,
     VerifyResult,
 )
-from controlplane.audit.redact import redact
+from controlplane.audit.redact import sanitize
 from controlplane.audit.signing import Signer, checkpoint_message
 from controlplane.clock import Clock, iso
 from controlplane.errors import AuditUnavailable, InvalidSpec
@@ -33,11 +32,6 @@ log = logging.getLogger(__name__)
 _RECORD = AuditRecord.__table__  # type: ignore[attr-defined]
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 _CHECKPOINT = AuditCheckpoint.__table__  # type: ignore[attr-defined]
-
-
-def _jsonable(value: Any) -> Any:
-    """Round-trip through JSON so what we hash is exactly what the database returns."""
-    return json.loads(json.dumps(value, default=str))
 
 
 def make_entry(
@@ -69,12 +63,12 @@ def make_entry(
         "service": service,
         "base_mode": base_mode,
         "final_mode": final_mode,
-        "signals": _jsonable(redact(list(signals))),
+        "signals": sanitize(list(signals)),
         "decision_id": decision_id,
         "approvers": list(approvers),
         "result": result,
-        "inputs": _jsonable(redact(dict(inputs or {}))),
-        "outputs": _jsonable(redact(dict(outputs or {}))),
+        "inputs": sanitize(dict(inputs or {})),
+        "outputs": sanitize(dict(outputs or {})),
         "policy_version": policy_version,
     }
 

@@ -107,6 +107,9 @@ def up(
     app = create_app(settings)
     local = services and settings.workload_backend == "local"
     server = _server(app, access_log)
+    from controlplane.app import tune_gc
+
+    tune_gc()
     stop: Stop = lambda: None  # noqa: E731
 
     def ready() -> None:
