@@ -44,10 +44,16 @@ def main() -> None:
     """Run the suite and write bench/RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="re-run these scripts; reuse the other sections"
+    )
     args = parser.parse_args()
     sections = ["# Benchmark results", "", _machine(), ""]
     for script, full, quick, out in SUITE:
         if not (BENCH / script).exists():
+            continue
+        if args.only is not None and script not in args.only:
+            sections += [(BENCH / out).read_text().strip(), ""]
             continue
         print(f"== {script}", flush=True)
         cmd = [sys.executable, str(BENCH / script), *(quick if args.quick else full)]

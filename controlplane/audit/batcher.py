@@ -76,7 +76,8 @@ class GroupCommitter:
         future: asyncio.Future[AuditLine] = loop.create_future()
         self._queue.put((entry, (loop, future)))
         try:
-            return await asyncio.wait_for(future, timeout_s)
+            async with asyncio.timeout(timeout_s):  # no extra task, unlike wait_for
+                return await future
         except TimeoutError as exc:
             raise AuditUnavailable("the audit log did not commit in time") from exc
 

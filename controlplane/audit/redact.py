@@ -44,9 +44,21 @@ _MARKERS = (
 )  # fmt: skip
 
 
+# Every secret-looking field name contains one of these; text without them needs no field walk.
+_KEY_WORDS = (
+    "pass", "secret", "token", "api", "private", "credential", "authorization", "session",
+    "cookie",
+)  # fmt: skip
+
+
 def _has_marker(text: str) -> bool:
     lower = text.lower()
     return any(marker in lower for marker in _MARKERS)
+
+
+def _may_have_secret_key(text: str) -> bool:
+    lower = text.lower()
+    return any(word in lower for word in _KEY_WORDS)
 
 
 def fingerprint(secret: str) -> str:
@@ -103,7 +115,8 @@ def sanitize(value: Any) -> Any:
         data = json.loads(text, parse_int=_int_or_text)
     else:
         data = orjson.loads(text)
-    if _has_marker(text.decode()) or _any_secret_key(data):
+    decoded = text.decode()
+    if _has_marker(decoded) or (_may_have_secret_key(decoded) and _any_secret_key(data)):
         return redact(data)
     return data
 
