@@ -10,297 +10,41 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, cast
 
 import httpx
 
+from controlplane.client_types import (
+    ApprovalOut,
+    AuditPage,
+    DecisionOut,
+    DecisionSignal,
+    DeploymentOut,
+    GateResultOut,
+    IdentityOut,
+    IncidentOut,
+    OverrideCleared,
+    OverrideOut,
+    PolicyInfo,
+    ReleaseDetailOut,
+    ReleaseOut,
+    ReleasesOut,
+    SchemaRefOut,
+    ServiceStatusOut,
+    SignalOut,
+    SignalsOut,
+    TokenIssued,
+    UnusableReleaseOut,
+    VerifyOut,
+    VoteOut,
+    WhoAmI,
+)
 from controlplane.errors import ControlPlaneError, Unauthenticated, Unavailable, all_error_classes
 
 DEFAULT_URL = "http://127.0.0.1:8700"
 DEFAULT_TIMEOUT_S = 10.0
 START_HINT = "is the plane running? start it with `opsctl up`"
 _WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
-
-
-class SignalOut(TypedDict):
-    """A signal reading (also the shape inside a decision, plus applies/counted/note there)."""
-
-    name: str
-    state: str
-    source: str
-    observed_at: str | None
-    evidence: dict[str, Any]
-
-
-class DecisionSignal(SignalOut, total=False):
-    """A signal as a decision lists it: whether it applied and counted, and why."""
-
-    applies: bool
-    counted: bool
-    note: str
-
-
-class DecisionOut(TypedDict):
-    """The §11 decision JSON."""
-
-    decision_id: str
-    operation: str
-    environment: str
-    service: str | None
-    actor: str
-    base_mode: str
-    final_mode: str
-    signals: list[DecisionSignal]
-    reasons: list[str]
-    rules_fired: list[str]
-    required_approvals: int
-    policy_version: str
-    counterfactual: str
-    decided_at: str
-    recorded: bool
-    audit_seq: int | None
-
-
-class SignalsOut(TypedDict):
-    """Every signal for one scope."""
-
-    service: str | None
-    data: list[SignalOut]
-
-
-class OverrideOut(TypedDict):
-    """A manual signal override as stored."""
-
-    id: str
-    name: str
-    state: str
-    service: str | None
-    reason: str
-    set_by: str
-    expires_at: str
-    audit_seq: int
-
-
-class OverrideCleared(TypedDict):
-    """Which overrides a clear removed."""
-
-    cleared: list[str]
-    audit_seq: int
-
-
-class PolicyInfo(TypedDict):
-    """The policy in force on the plane."""
-
-    version: str | None
-    directory: str
-    last_error: str | None
-    operations: dict[str, dict[str, str]]
-    signals: list[str]
-
-
-class IncidentOut(TypedDict):
-    """An incident."""
-
-    id: str
-    service: str | None
-    severity: str
-    title: str
-    status: str
-    source: str
-    opened_by: str
-    opened_at: str
-    resolved_by: str | None
-    resolved_at: str | None
-    resolution: str | None
-
-
-class AuditPage(TypedDict):
-    """A page of audit export lines (seed field names) and the next cursor."""
-
-    data: list[dict[str, Any]]
-    count: int
-    next_cursor: int | None
-
-
-class VerifyOut(TypedDict):
-    """The plane's chain verification."""
-
-    ok: bool
-    records: int
-    last_seq: int
-    head_hash: str
-    checkpoints_checked: int
-    last_checkpoint_seq: int | None
-    last_checkpoint_ts: str | None
-    problems: list[str]
-    summary: str
-
-
-class WhoAmI(TypedDict):
-    """The caller as the plane sees it."""
-
-    identity_id: str
-    name: str
-    kind: str
-    roles: list[str]
-
-
-class TokenIssued(TypedDict):
-    """A new token, shown only this once."""
-
-    identity_id: str
-    name: str
-    kind: str
-    roles: list[str]
-    token: str
-    token_id: str
-    expires_at: str | None
-
-
-class IdentityOut(TypedDict):
-    """An identity without secrets."""
-
-    id: str
-    name: str
-    kind: str
-    roles: list[str]
-    created_at: str
-    disabled: bool
-
-
-class GateResultOut(TypedDict):
-    """One deployment gate's verdict."""
-
-    name: str
-    passed: bool
-    reason: str
-    details: dict[str, Any]
-
-
-class DeploymentOut(TypedDict):
-    """A deployment with its decision, gates, approval progress and a message for people."""
-
-    id: str
-    service: str
-    environment: str
-    release: str
-    release_tag: str | None
-    commit_sha: str | None
-    status: str
-    mode: str | None
-    decision_id: str | None
-    decision: dict[str, Any]
-    gates: list[GateResultOut]
-    approval_id: str | None
-    approvals: int
-    required_approvals: int
-    previous_release: str | None
-    requested_by: str
-    executed_by: str | None
-    failure_reason: str | None
-    health: dict[str, Any]
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    healthy_since: str | None
-    message: str
-
-
-class ServiceStatusOut(TypedDict):
-    """What runs where: one service in one environment."""
-
-    service: str
-    environment: str
-    release: str | None
-    deployment_id: str | None
-    status: str
-    healthy: bool | None
-    since: str | None
-    url: str | None
-    detail: str
-
-
-class VoteOut(TypedDict):
-    """One human's vote on an approval request."""
-
-    approver: str
-    verdict: str
-    comment: str
-    created_at: str
-
-
-class ApprovalOut(TypedDict):
-    """An approval request with everything a reviewer needs to decide."""
-
-    id: str
-    subject_kind: str
-    subject_id: str
-    operation: str
-    environment: str
-    service: str | None
-    requester: str
-    requester_kind: str
-    mode: str
-    required: int
-    approvals: int
-    status: str
-    summary: str
-    request_hash: str
-    policy_version: str
-    risk_snapshot: list[dict[str, Any]]
-    explanation: dict[str, Any]
-    created_at: str
-    expires_at: str
-    closed_at: str | None
-    closed_reason: str | None
-    votes: list[VoteOut]
-
-
-class ReleaseOut(TypedDict):
-    """A deployable release as listed."""
-
-    ref: str
-    service: str
-    digest: str
-    created_at: str
-    model_version: str
-    model_sha256: str
-    code_version: str
-    metrics: dict[str, float]
-    audit_passed: bool
-
-
-class UnusableReleaseOut(TypedDict):
-    """A bundle on disk that failed verification."""
-
-    service: str
-    digest: str
-    problem: str
-
-
-class ReleasesOut(TypedDict):
-    """Deployable releases, newest first, and bundles that failed verification."""
-
-    data: list[ReleaseOut]
-    count: int
-    unusable: list[UnusableReleaseOut]
-
-
-class ReleaseDetailOut(ReleaseOut):
-    """One release with its files, signing key and full SecurityAuditResult."""
-
-    files: list[dict[str, Any]]
-    sbom_file: str | None
-    public_key: str
-    security_audit: dict[str, Any]
-
-
-class SchemaRefOut(TypedDict):
-    """A hand-off model and where its JSON Schema lives."""
-
-    name: str
-    description: str
-    url: str
 
 
 def default_url(env: Mapping[str, str]) -> str:
@@ -677,3 +421,32 @@ class ControlPlaneClient:
     def readyz(self) -> dict[str, Any]:
         """Readiness checks (raises `Unavailable` when not ready)."""
         return cast(dict[str, Any], self._request("GET", "/readyz"))
+
+
+__all__ = [
+    "ApprovalOut",
+    "AuditPage",
+    "ControlPlaneClient",
+    "DecisionOut",
+    "DecisionSignal",
+    "DeploymentOut",
+    "GateResultOut",
+    "IdentityOut",
+    "IncidentOut",
+    "OverrideCleared",
+    "OverrideOut",
+    "PolicyInfo",
+    "ReleaseDetailOut",
+    "ReleaseOut",
+    "ReleasesOut",
+    "SchemaRefOut",
+    "ServiceStatusOut",
+    "SignalOut",
+    "SignalsOut",
+    "TokenIssued",
+    "UnusableReleaseOut",
+    "VerifyOut",
+    "VoteOut",
+    "WhoAmI",
+    "error_from_response",
+]
