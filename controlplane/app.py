@@ -24,6 +24,7 @@ from controlplane.audit.models import AuditHead
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.context import AppContext, build_context
+from controlplane.deploy import executor
 from controlplane.deploy import routes as deploy_routes
 from controlplane.errors import (
     ControlPlaneError,
@@ -216,6 +217,7 @@ def create_app(
 ) -> FastAPI:
     """Build the plane: connect and migrate, then mount every router."""
     ctx = build_context(settings, clock=clock, metrics_source=metrics_source, workloads=workloads)
+    executor.recover_interrupted(ctx=ctx)
     app = FastAPI(
         title="ML ops control plane",
         version="0.1.0",

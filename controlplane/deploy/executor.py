@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from controlplane.adapters.base import RolloutResult, Target
 from controlplane.approval import rules
@@ -175,3 +176,36 @@ def _finish(
             inputs={"deployment_id": dep.id, "failed_release": dep.release},
             outputs={"restored_release": dep.previous_release},
         )
+
+
+SYSTEM = Principal("system", "controlplane", "service", frozenset({"operator"}))
+STALE_AFTER = timedelta(minutes=10)
+
+
+def recover_interrupted(*, ctx: AppContext, stale_after: timedelta = STALE_AFTER) -> list[str]:
+    """Fail deployments a stopped plane left `executing` (long past any rollout timeout)."""
+    cutoff = ctx.clock.now() - stale_after
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        stuck = session.exec(
+            select(Deployment).where(
+                Deployment.status == "executing", col(Deployment.started_at) < cutoff
+            )
+        ).all()
+        for dep in stuck:
+            dep.status = "failed"
+            dep.finished_at = ctx.clock.now()
+            dep.failure_reason = (
+                "the plane stopped during this rollout; check `opsctl services` for what serves"
+            )
+            session.add(dep)
+            ctx.audit(
+                session, SYSTEM, operation="deploy.execute", result="failure",
+                environment=dep.environment, service=dep.service, final_mode=dep.mode,
+                decision_id=dep.decision_id,
+                inputs={"deployment_id": dep.id, "release": dep.release},
+                outputs={"status": "failed", "reason": dep.failure_reason},
+            )  # fmt: skip
+        session.commit()
+    for dep in stuck:
+        log.warning("deployment %s was left executing; marked failed", dep.id)
+    return [dep.id for dep in stuck]
