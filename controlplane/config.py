@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(default=1000, ge=1)
     soak_staging_minutes: float = Field(default=0, ge=0, le=7 * 24 * 60)
     soak_production_minutes: float = Field(default=15, ge=0, le=7 * 24 * 60)
+    freeze_file: Path | None = None
     health_window_s: float = Field(default=3.0, ge=0, le=600)
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
 

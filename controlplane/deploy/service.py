@@ -13,6 +13,7 @@ from controlplane.approval import service as approvals
 from controlplane.audit.chain import canonical_json
 from controlplane.deploy import gates
 from controlplane.deploy.facts import KNOWN_SERVICES, GateContext, ReleaseFact
+from controlplane.deploy.freeze import load_freezes
 from controlplane.deploy.models import Deployment, DeploymentPublic
 from controlplane.errors import InvalidSpec, NotFound
 from controlplane.handoff.models import DeploymentRequest
@@ -69,9 +70,11 @@ def _gate_context(
     ctx: AppContext, session: Session, request: DeploymentRequest, decision: Decision
 ) -> GateContext:
     settings = ctx.settings
+    now = ctx.clock.now()
     return GateContext(
         request=request,
-        now=ctx.clock.now(),
+        now=now,
+        freeze_windows=load_freezes(settings.freeze_file, now),
         decision=decision,
         history=release_facts(session=session, service=request.service),
         soak={

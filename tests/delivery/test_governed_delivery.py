@@ -223,3 +223,20 @@ def test_rollout_interrupted_by_a_plane_stop_is_failed_on_the_next_start(
     assert after["status"] == "failed" and "plane stopped" in after["failure_reason"]
     lines = client.get("/v1/audit?operation=deploy.execute&result=failure", headers=people["bob"])
     assert lines.json()["data"][-1]["agent"] == "controlplane"
+
+
+def test_declared_freeze_refuses_and_a_broken_freeze_file_freezes_everything(
+    client: TestClient, people, app, tmp_path
+) -> None:
+    freeze = tmp_path / "freeze.yaml"
+    app.state.ctx.settings.freeze_file = freeze
+    freeze.write_text(
+        "freezes:\n  - start: 2026-11-25T00:00:00Z\n    end: 2026-11-26T00:00:00Z\n"
+        "    reason: quarter-end close\n    environments: [staging]\n"
+    )
+    assert _deploy(client, people["agent"], deploy_body("dev"))[1]["status"] == "succeeded"
+    code, refused = _deploy(client, people["agent"], deploy_body("staging"))
+    assert code == 409 and "quarter-end close" in refused["error"]["message"]
+    freeze.write_text("freezes: [oops")
+    code, frozen = _deploy(client, people["agent"], deploy_body("dev", DIGEST_B))
+    assert code == 409 and "unreadable" in frozen["error"]["message"]
