@@ -85,7 +85,8 @@ def verify_health(
         if client is None:
             http.close()
     if not after:
-        return verdict.result(ready, {}, f"{url}/metrics has no <service>_requests_total series")
+        missing = f"{url}/metrics has no <service>_requests_total series"
+        return verdict.result(ready, {}, missing if ready else f"/ready is not 200; {missing}")
     return verdict.judge(ready, window_delta(before, after), min_requests)
 
 
