@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
-from controlplane.deps import CtxDep, CurrentPrincipal, ReadSessionDep, Viewer
+from controlplane.deps import CtxDep, ReadSessionDep, Viewer, get_principal
 from controlplane.identity import service as identity
 from controlplane.policy import service as decisions
 from controlplane.policy.service import DecisionOut, DecisionRequest
@@ -13,14 +14,39 @@ from controlplane.policy.service import DecisionOut, DecisionRequest
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
 
-@router.post("/decisions", response_model=None, responses={200: {"model": DecisionOut}})
-async def create_decision(
-    body: DecisionRequest, ctx: CtxDep, principal: CurrentPrincipal
-) -> Response:
+@router.post(
+    "/decisions",
+    response_model=None,
+    responses={200: {"model": DecisionOut}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": DecisionRequest.model_json_schema()}},
+        }
+    },
+)
+async def create_decision(request: Request) -> Response:
     """Decide AUTO / CONSULT / STOP for an operation, with reasons; recorded unless dry-run."""
+    principal = await get_principal(request)  # the hot path: no dependency graph to solve
+    body = await _decision_body(request)
     identity.require(principal, "viewer" if body.dry_run else "operator")
+    ctx = request.app.state.ctx
     out = await decisions.decide_async(ctx=ctx, principal=principal, request=body)
     return Response(out.model_dump_json(), media_type="application/json")
+
+
+async def _decision_body(request: Request) -> DecisionRequest:
+    """Parse and validate the body, reporting errors exactly as FastAPI's body parsing would."""
+    raw = await request.body()
+    try:
+        return DecisionRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors(include_url=False):
+            if err["type"] == "json_invalid":
+                err = {**err, "msg": "JSON decode error"}
+            errors.append({**err, "loc": ("body", *err["loc"])})
+        raise RequestValidationError(errors) from None
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut)
