@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -136,9 +135,7 @@ async def decide_async(
 ) -> DecisionOut:
     """The same as decide, without holding a thread while the record commits."""
     inp = to_input(principal, request)
-    readings = ctx.signals.cached_readings(inp.service)
-    if readings is None:
-        readings = await asyncio.to_thread(ctx.signals.readings, inp.service)
+    readings = await ctx.signals.readings_async(inp.service)
     decision = evaluate(ctx=ctx, inp=inp, readings=readings)
     if request.dry_run:
         return DecisionOut.of(decision, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -66,6 +67,7 @@ class SignalService:
         self._local_ttl = local_ttl_s
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str | None], tuple[float, object]] = {}
+        self._refreshing: dict[tuple[asyncio.AbstractEventLoop, str | None], asyncio.Lock] = {}
         self._readers: dict[str, Reader] = {
             "incident_active": self._incident_active,
             "drift_severe": self._drift_severe,
@@ -86,6 +88,19 @@ class SignalService:
             return [
                 overrides.get(name) or self._read(name, session, service) for name in SIGNAL_NAMES
             ]
+
+    async def readings_async(self, service: str | None) -> list[SignalReading]:
+        """Readings for a coroutine: from the cache, else one refresh shared by all waiters."""
+        cached = self.cached_readings(service)
+        if cached is not None:
+            return cached
+        key = (asyncio.get_running_loop(), service)  # an asyncio.Lock belongs to one loop
+        lock = self._refreshing.setdefault(key, asyncio.Lock())
+        async with lock:  # when the cache expires, one thread queries; the others wait for it
+            cached = self.cached_readings(service)
+            if cached is not None:
+                return cached
+            return await asyncio.to_thread(self.readings, service)
 
     def cached_readings(self, service: str | None) -> list[SignalReading] | None:
         """All five readings if every one is fresh in the cache (no I/O), else None."""
