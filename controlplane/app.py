@@ -93,6 +93,7 @@ class Timing:
     def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
         self.app = app
         self.ctx = ctx
+        self._series: dict[tuple[str, str, int], Any] = {}  # labels() is costly per request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,10 +111,13 @@ class Timing:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
-            self.ctx.metrics.requests.labels(scope["method"], path, str(status)).observe(
-                time.perf_counter() - start
-            )
+            key = (scope["method"], getattr(scope.get("route"), "path", "unmatched"), status)
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = self.ctx.metrics.requests.labels(
+                    key[0], key[1], str(status)
+                )
+            series.observe(time.perf_counter() - start)
 
 
 def _too_large(limit: int) -> JSONResponse:
