@@ -40,11 +40,6 @@ class ManualClock:
         with self._lock:
             self._now += delta
 
-    def set(self, when: datetime) -> None:
-        """Jump to a given time."""
-        with self._lock:
-            self._now = when.astimezone(UTC)
-
 
 def iso(ts: datetime) -> str:
     """The one timestamp format the audit chain hashes: fixed width, UTC, +00:00."""

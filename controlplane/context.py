@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,40 +91,34 @@ class AppContext:
 
     def audit(self, session: Session, principal: Principal, **fields: Any) -> AuditLine:
         """Append a record for this principal inside the caller's transaction."""
-        entry = self._entry(principal, fields)
-        try:
-            line = audit_service.record(
+        with self._counted():
+            return audit_service.record(
                 session=session,
                 clock=self.clock,
-                entry=entry,
+                entry=self._entry(principal, fields),
                 signer=self.signer,
                 checkpoint_every=self.settings.audit_checkpoint_every,
             )
-        except Exception:
-            self.metrics.audit_failures.inc()
-            raise
-        self.metrics.audit_appends.inc()
-        return line
 
     def audit_standalone(self, principal: Principal, **fields: Any) -> AuditLine:
         """Record something whose only effect is the record (a decision), via group commit."""
-        try:
-            line = self.committer.submit(self._entry(principal, fields))
-        except Exception:
-            self.metrics.audit_failures.inc()
-            raise
-        self.metrics.audit_appends.inc()
-        return line
+        with self._counted():
+            return self.committer.submit(self._entry(principal, fields))
 
     async def audit_standalone_async(self, principal: Principal, **fields: Any) -> AuditLine:
         """The same as audit_standalone, awaited on the event loop instead of a thread."""
+        with self._counted():
+            return await self.committer.append(self._entry(principal, fields))
+
+    @contextmanager
+    def _counted(self) -> Iterator[None]:
+        """Count audit appends and failures (a failure still propagates: fail closed)."""
         try:
-            line = await self.committer.append(self._entry(principal, fields))
+            yield
         except Exception:
             self.metrics.audit_failures.inc()
             raise
         self.metrics.audit_appends.inc()
-        return line
 
     def _entry(self, principal: Principal, fields: dict[str, Any]) -> dict[str, Any]:
         fields.setdefault("policy_version", self.policies.version)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, text
-from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +83,6 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 def _sqlite_begin_deferred(connection: Any) -> None:
     # A read transaction: a consistent WAL snapshot that never blocks the writer.
     connection.exec_driver_sql("BEGIN")
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
 
 def migrate(engine: Engine) -> None:

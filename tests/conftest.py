@@ -73,9 +73,17 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def app(settings: Settings, clock: ManualClock) -> Iterator[FastAPI]:
+def workloads() -> FakeWorkloadBackend:
+    """The in-memory backend the plane deploys to (tests can mark releases broken)."""
+    return FakeWorkloadBackend()
+
+
+@pytest.fixture
+def app(
+    settings: Settings, clock: ManualClock, workloads: FakeWorkloadBackend
+) -> Iterator[FastAPI]:
     """A fully wired plane (migrated database, admin bootstrapped)."""
-    application = create_app(settings, clock=clock, workloads=FakeWorkloadBackend())
+    application = create_app(settings, clock=clock, workloads=workloads)
     yield application
     application.state.ctx.close()
 

@@ -60,10 +60,8 @@ def _vote(
     )
     if req.subject_kind == "deployment":
         dep = deployments.get(session=session, deployment_id=req.subject_id)
-        if outcome in ("approved", "rejected", "expired"):
-            dep.status = {"approved": "approved", "rejected": "rejected", "expired": "expired"}[
-                outcome
-            ]
+        if outcome != "pending":
+            dep.status = outcome  # approved | rejected | expired, the same words on both sides
             session.add(dep)
     session.commit()
     if outcome == "expired":

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -139,18 +139,6 @@ def _write_checkpoint(conn: Any, signer: Signer, seq: int, head_hash: str, ts: s
     )
 
 
-def checkpoint(*, session: Session, signer: Signer) -> AuditCheckpoint | None:
-    """Sign the current head now (no-op on an empty log or if already signed)."""
-    conn = session.connection()
-    head = conn.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).one()
-    if head.seq == 0:
-        return None
-    if session.get(AuditCheckpoint, head.seq) is None:
-        ts = conn.execute(select(_RECORD.c.ts).where(_RECORD.c.seq == head.seq)).scalar_one()
-        _write_checkpoint(conn, signer, int(head.seq), head.hash, ts)
-    return session.get(AuditCheckpoint, head.seq)
-
-
 def to_line(row: Any) -> AuditLine:
     """An export line from a stored row."""
     fields = dict(row._mapping)
@@ -266,11 +254,6 @@ def _check_checkpoint(
         report.add(
             chain.Problem(seq, "checkpoint", "record hash differs from the signed checkpoint")
         )
-
-
-def count(*, session: Session) -> int:
-    """Number of records (the head's seq)."""
-    return int(session.connection().execute(select(func.max(_RECORD.c.seq))).scalar() or 0)
 
 
 def latest_success(

@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from typer.testing import Result
 
 from controlplane.adapters.workload.fake import FakeWorkloadBackend
-from controlplane.app import create_app
 from controlplane.client import ControlPlaneClient
 from controlplane.clock import ManualClock
 from controlplane.config import Settings
@@ -23,26 +20,6 @@ from tests.delivery.conftest import DIGEST_A, DIGEST_B, audit_for, release
 from .conftest import REPO, Opsctl
 
 REF = release(DIGEST_A)
-
-
-@pytest.fixture
-def workloads() -> FakeWorkloadBackend:
-    """The in-memory backend the plane deploys to."""
-    return FakeWorkloadBackend()
-
-
-@pytest.fixture
-def app(
-    settings: Settings, clock: ManualClock, workloads: FakeWorkloadBackend
-) -> Iterator[FastAPI]:
-    """A plane wired to the fake backend (the release API mounted if app.py lacks it)."""
-    application = create_app(settings, clock=clock, workloads=workloads)
-    if not any(getattr(r, "path", "").startswith("/v1/releases") for r in application.routes):
-        from controlplane.release import routes
-
-        application.include_router(routes.router)
-    yield application
-    application.state.ctx.close()
 
 
 @pytest.fixture

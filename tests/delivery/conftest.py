@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-
-from controlplane.adapters.workload.fake import FakeWorkloadBackend
-from controlplane.app import create_app
-from controlplane.clock import ManualClock
-from controlplane.config import Settings
 
 DIGEST_A = "ab" * 32
 DIGEST_B = "cd" * 32
@@ -57,22 +50,6 @@ def deploy_body(env: str, digest: str = DIGEST_A, **overrides: Any) -> dict[str,
         body["release_tag"] = "v1.0.0"
     body.update(overrides)
     return body
-
-
-@pytest.fixture
-def workloads() -> FakeWorkloadBackend:
-    """The in-memory backend the plane deploys to."""
-    return FakeWorkloadBackend()
-
-
-@pytest.fixture
-def app(
-    settings: Settings, clock: ManualClock, workloads: FakeWorkloadBackend
-) -> Iterator[FastAPI]:
-    """A plane wired to the fake backend."""
-    application = create_app(settings, clock=clock, workloads=workloads)
-    yield application
-    application.state.ctx.close()
 
 
 @pytest.fixture
