@@ -97,12 +97,14 @@ def run(seconds: int, connections: int) -> str:
         "|---|---:|---:|---:|---:|---:|",
         f"| bare FastAPI, same JSON, no policy/audit | {bare.rps:,.0f} | {bare.p50_ms:.2f} | "
         f"{bare.p99_ms:.2f} | {bare.non_2xx} | {bare.socket_errors} |",
-        "| control plane: auth + signals + decide + audit append (SQLite, fsync) | "
+        "| control plane: auth + signals + decide + audit append (SQLite, fsync, writer process) | "
         f"{ours.rps:,.0f} | "
         f"{ours.p50_ms:.2f} | {ours.p99_ms:.2f} | {ours.non_2xx} | {ours.socket_errors} |",
         "",
         f"- ours / bare throughput: **{ratio:.0%}** (goal >= 40%); ours p99 {ours.p99_ms:.1f} ms "
-        f"(goal <= 25 ms)",
+        f"(goal <= 25 ms); p99 per run: ours "
+        f"{', '.join(f'{r.p99_ms:.1f}' for r in runs['ours'])} ms, bare "
+        f"{', '.join(f'{r.p99_ms:.1f}' for r in runs['bare'])} ms",
         f"- 200 responses counted by wrk: {completed_ok:,}; audit records written: {records:,} "
         f"(records >= responses means none lost; extra ones are requests in flight when wrk "
         f"stopped); chain verified: **{verify['ok']}** ({verify['summary']}); problems: "

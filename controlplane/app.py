@@ -232,6 +232,7 @@ def create_app(
     _install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.router.routes[:0] = policy_routes.HOT_ROUTES  # matched before the routers (see there)
     _install_ops_routes(app, ctx)
 
     app.add_middleware(Timing, ctx=ctx)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     allow_remote: bool = False
     audit_checkpoint_every: int = Field(default=1000, ge=1)
+    # "process": decision records are chained and committed by a writer process (the fast path
+    # for servers); "thread": by a thread of the plane's own process (tests, in-memory SQLite).
+    audit_writer: Literal["process", "thread"] = "process"
     soak_staging_minutes: float = Field(default=0, ge=0, le=7 * 24 * 60)
     soak_production_minutes: float = Field(default=15, ge=0, le=7 * 24 * 60)
     freeze_file: Path | None = None
@@ -72,6 +75,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.state_dir / 'controlplane.db').resolve()}"
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The ed25519 key that signs audit checkpoints."""
+        return self.state_dir / "audit-signing.key"
 
     @property
     def admin_token_path(self) -> Path:

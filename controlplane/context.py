@@ -15,8 +15,9 @@ from sqlmodel import Session
 from controlplane import db
 from controlplane.adapters.base import MetricsSource, Release, WorkloadBackend
 from controlplane.audit import service as audit_service
-from controlplane.audit.batcher import GroupCommitter
-from controlplane.audit.models import AuditLine
+from controlplane.audit.batcher import Committer, GroupCommitter
+from controlplane.audit.models import Appended
+from controlplane.audit.remote import ProcessCommitter
 from controlplane.audit.signing import Signer
 from controlplane.clock import Clock, SystemClock
 from controlplane.config import Settings
@@ -65,7 +66,7 @@ class AppContext:
     settings: Settings
     engine: Engine
     read_engine: Engine
-    committer: GroupCommitter
+    committer: Committer
     clock: Clock
     signer: Signer
     tokens: identity.TokenCache
@@ -89,7 +90,7 @@ class AppContext:
         """Readiness and error rate of a freshly rolled-out release."""
         return self.health(url)
 
-    def audit(self, session: Session, principal: Principal, **fields: Any) -> AuditLine:
+    def audit(self, session: Session, principal: Principal, **fields: Any) -> Appended:
         """Append a record for this principal inside the caller's transaction."""
         with self._counted():
             return audit_service.record(
@@ -100,12 +101,12 @@ class AppContext:
                 checkpoint_every=self.settings.audit_checkpoint_every,
             )
 
-    def audit_standalone(self, principal: Principal, **fields: Any) -> AuditLine:
+    def audit_standalone(self, principal: Principal, **fields: Any) -> Appended:
         """Record something whose only effect is the record (a decision), via group commit."""
         with self._counted():
             return self.committer.submit(self._entry(principal, fields))
 
-    async def audit_standalone_async(self, principal: Principal, **fields: Any) -> AuditLine:
+    async def audit_standalone_async(self, principal: Principal, **fields: Any) -> Appended:
         """The same as audit_standalone, awaited on the event loop instead of a thread."""
         with self._counted():
             return await self.committer.append(self._entry(principal, fields))
@@ -154,7 +155,7 @@ def build_context(
             timeout_s=settings.prometheus_timeout_s,
             token=token.get_secret_value() if token else None,
         )
-    signer = Signer.load_or_create(settings.state_dir / "audit-signing.key")
+    signer = Signer.load_or_create(settings.signing_key_path)
     with Session(engine) as session:
         admin_token = identity.bootstrap_admin(
             session=session, clock=clock, token_path=settings.admin_token_path
@@ -163,12 +164,7 @@ def build_context(
         settings=settings,
         engine=engine,
         read_engine=read_engine,
-        committer=GroupCommitter(
-            engine=engine,
-            clock=clock,
-            signer=signer,
-            checkpoint_every=lambda: settings.audit_checkpoint_every,
-        ),
+        committer=_committer(settings, engine, clock, signer),
         clock=clock,
         signer=signer,
         tokens=identity.TokenCache(),
@@ -185,3 +181,22 @@ def build_context(
         **workload_parts(settings, workloads),
         admin_token=admin_token,
     )
+
+
+def _committer(settings: Settings, engine: Engine, clock: Clock, signer: Signer) -> Committer:
+    """Where decision records are group-committed: a writer process unless told otherwise."""
+
+    def every() -> int:
+        return settings.audit_checkpoint_every
+
+    url = settings.resolved_database_url
+    if settings.audit_writer == "process" and not db.is_in_memory(url):
+        return ProcessCommitter(
+            engine=engine,
+            database_url=url,
+            signing_key=settings.signing_key_path,
+            clock=clock,
+            signer=signer,
+            checkpoint_every=every,
+        )
+    return GroupCommitter(engine=engine, clock=clock, signer=signer, checkpoint_every=every)

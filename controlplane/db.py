@@ -21,6 +21,11 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def is_in_memory(url: str) -> bool:
+    """True for an in-memory SQLite database (one process only)."""
+    return is_sqlite(url) and (":memory:" in url or url.split("?")[0].rstrip("/").endswith(":"))
+
+
 def make_read_engine(url: str, write_engine: Engine) -> Engine:
     """A separate reader pool on SQLite (readers must not queue behind writers); same on PG."""
     return make_engine(url, read_only=True) if is_sqlite(url) else write_engine

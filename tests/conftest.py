@@ -63,6 +63,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         policy_dir=REPO / "policies",
         playbook_dir=REPO / "playbooks",
         signal_local_ttl_s=0,
+        # A writer thread: starting a writer process per test would add ~1.5 s each.
+        # tests/audit/test_writer_process.py covers the process writer (the server default).
+        audit_writer="thread",
     )
 
 

@@ -13,22 +13,36 @@ import queue
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
-from controlplane.audit import service as audit
-from controlplane.audit.models import AuditLine
+from controlplane.audit.direct import DirectAppender
+from controlplane.audit.models import Appended
 from controlplane.audit.signing import Signer
-from controlplane.clock import Clock
+from controlplane.clock import Clock, iso
 from controlplane.errors import AuditUnavailable, ControlPlaneError
 
 log = logging.getLogger(__name__)
 
 # (entry, waiter): a concurrent Future for threads, or (loop, asyncio.Future) for coroutines.
 Item = tuple[Mapping[str, Any], Any]
-Outcome = list[AuditLine] | BaseException
+
+
+class Committer(Protocol):
+    """Group commit for records whose only effect is the record (decisions)."""
+
+    def submit(self, entry: Mapping[str, Any], timeout_s: float = 30.0) -> Appended:
+        """Record from a thread; returns once committed."""
+
+    async def append(self, entry: Mapping[str, Any], timeout_s: float = 30.0) -> Appended:
+        """Record from the event loop; returns once committed."""
+
+    def close(self) -> None:
+        """Finish what was handed over, then stop."""
+
+
+Outcome = list[Appended] | BaseException
 
 
 class GroupCommitter:
@@ -43,43 +57,54 @@ class GroupCommitter:
         checkpoint_every: Callable[[], int],
         max_batch: int = 512,
     ) -> None:
-        self._engine = engine
+        self._appender = DirectAppender(engine)
         self._clock = clock
         self._signer = signer
         self._checkpoint_every = checkpoint_every
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[Item] | None] = queue.SimpleQueue()
+        # Entries awaited on an event loop are handed to the writer once per loop iteration, not
+        # once per entry: fewer thread wake-ups, bigger batches, less fighting over the GIL.
+        self._gathering: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._thread = threading.Thread(target=self._run, name="audit-group-commit", daemon=True)
         self._stopped = False
         self._thread.start()
 
-    def enqueue(self, entry: Mapping[str, Any]) -> Future[AuditLine]:
+    def enqueue(self, entry: Mapping[str, Any]) -> Future[Appended]:
         """Queue an entry (from make_entry); the future resolves once it is durably committed."""
         if self._stopped:
             raise AuditUnavailable("the audit writer is stopped; nothing was recorded")
-        future: Future[AuditLine] = Future()
-        self._queue.put((entry, future))
+        future: Future[Appended] = Future()
+        self._queue.put([(entry, future)])
         return future
 
-    def submit(self, entry: Mapping[str, Any], timeout_s: float = 30.0) -> AuditLine:
+    def submit(self, entry: Mapping[str, Any], timeout_s: float = 30.0) -> Appended:
         """Queue an entry and block until it is durably committed (threads, scripts)."""
         try:
             return self.enqueue(entry).result(timeout=timeout_s)
         except TimeoutError as exc:
             raise AuditUnavailable("the audit log did not commit in time") from exc
 
-    async def append(self, entry: Mapping[str, Any], timeout_s: float = 30.0) -> AuditLine:
+    async def append(self, entry: Mapping[str, Any], timeout_s: float = 30.0) -> Appended:
         """Queue an entry and await its commit without holding a thread."""
         if self._stopped:
             raise AuditUnavailable("the audit writer is stopped; nothing was recorded")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[AuditLine] = loop.create_future()
-        self._queue.put((entry, (loop, future)))
+        future: asyncio.Future[Appended] = loop.create_future()
+        gathering = self._gathering.get(loop)
+        if gathering is None:
+            gathering = self._gathering[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        gathering.append((entry, (loop, future)))
         try:
             async with asyncio.timeout(timeout_s):  # no extra task, unlike wait_for
                 return await future
         except TimeoutError as exc:
             raise AuditUnavailable("the audit log did not commit in time") from exc
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give the writer what this loop gathered during one iteration."""
+        self._queue.put(self._gathering.pop(loop))
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer thread."""
@@ -87,39 +112,36 @@ class GroupCommitter:
             self._stopped = True
             self._queue.put(None)
             self._thread.join(timeout=30)
+            self._appender.close()
 
     def _run(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
+            batch = list(first)
             while len(batch) < self._max_batch:
                 try:
-                    item = self._queue.get_nowait()
+                    items = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
+                if items is None:
                     self._queue.put(None)
                     break
-                batch.append(item)
+                batch.extend(items)
             self._commit(batch)
 
     def _commit(self, batch: list[Item]) -> None:
         try:
-            with Session(self._engine) as session:
-                lines = audit.append(
-                    session=session,
-                    clock=self._clock,
-                    entries=[entry for entry, _ in batch],
-                    signer=self._signer,
-                    checkpoint_every=self._checkpoint_every(),
-                )
-                session.commit()
+            [appended] = self._appender.append(
+                [([entry for entry, _ in batch], iso(self._clock.now()))],
+                signer=self._signer,
+                checkpoint_every=self._checkpoint_every(),
+            )
         except ControlPlaneError as exc:
             _settle(batch, exc)
             return
-        except Exception as exc:  # commit failures are SQLAlchemy errors: fail closed
+        except Exception as exc:  # driver errors (sqlite3, psycopg): fail closed
             log.error("audit group commit failed: %s", exc.__class__.__name__)
             _settle(
                 batch,
@@ -129,12 +151,12 @@ class GroupCommitter:
                 ),
             )
             return
-        _settle(batch, lines)
+        _settle(batch, appended)
 
 
 def _settle(batch: list[Item], outcome: Outcome) -> None:
     """Resolve every waiter; event-loop waiters are woken once per loop, not once per record."""
-    per_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, AuditLine | BaseException]]] = {}
+    per_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Appended | BaseException]]] = {}
     for i, (_, waiter) in enumerate(batch):
         result = outcome if isinstance(outcome, BaseException) else outcome[i]
         if isinstance(waiter, Future):
@@ -149,7 +171,7 @@ def _settle(batch: list[Item], outcome: Outcome) -> None:
             loop.call_soon_threadsafe(_resolve, pairs)
 
 
-def _resolve(pairs: list[tuple[Any, AuditLine | BaseException]]) -> None:
+def _resolve(pairs: list[tuple[Any, Appended | BaseException]]) -> None:
     for future, result in pairs:
         if future.done():  # the caller timed out or went away
             continue

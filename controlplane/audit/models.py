@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 RESULTS = ("requested", "success", "failure", "halted", "rejected", "expired", "skipped")
@@ -15,13 +15,15 @@ class AuditRecord(SQLModel, table=True):
     """One append-only, hash-chained entry; never updated or deleted."""
 
     __tablename__ = "audit_log"
+    # (operation, ts): "the newest rollback in the last 6 h" without scanning (migration 0003).
+    __table_args__ = (Index("ix_audit_log_operation_ts", "operation", "ts"),)
 
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     id: str = Field(max_length=32, unique=True)
     ts: str = Field(max_length=40, index=True)
     actor: str = Field(max_length=128, index=True)
     actor_kind: str = Field(max_length=16)
-    operation: str = Field(max_length=128, index=True)
+    operation: str = Field(max_length=128)
     environment: str | None = Field(default=None, max_length=32, index=True)
     service: str | None = Field(default=None, max_length=64, index=True)
     base_mode: str | None = Field(default=None, max_length=16)
@@ -83,6 +85,14 @@ class AuditLine(BaseModel):
     policy_version: str | None
     prev_hash: str
     hash: str
+
+
+class Appended(NamedTuple):
+    """Where a record landed in the chain: all a caller needs back from an append."""
+
+    seq: int
+    hash: str
+    ts: str
 
 
 class AuditPage(BaseModel):

@@ -115,10 +115,20 @@ def sanitize(value: Any) -> Any:
         data = json.loads(text, parse_int=_int_or_text)
     else:
         data = orjson.loads(text)
-    decoded = text.decode()
-    if _has_marker(decoded) or (_may_have_secret_key(decoded) and _any_secret_key(data)):
+    marker, key_word = _scan_cached(text) if len(text) <= 4096 else _scan(text)
+    if marker or (key_word and _any_secret_key(data)):
         return redact(data)
     return data
+
+
+def _scan(text: bytes) -> tuple[bool, bool]:
+    """(has a secret marker, has a secret-looking word) in serialized JSON."""
+    decoded = text.decode()
+    return _has_marker(decoded), _may_have_secret_key(decoded)
+
+
+# Small payloads repeat (the signal list of every decision): remember their scan, at most ~4 MiB.
+_scan_cached = functools.lru_cache(maxsize=1024)(_scan)
 
 
 def _int_or_text(digits: str) -> int | str:

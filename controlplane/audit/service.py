@@ -8,13 +8,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+import orjson
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from controlplane.audit import chain
 from controlplane.audit.models import (
     RESULTS,
+    Appended,
     AuditCheckpoint,
     AuditHead,
     AuditLine,
@@ -32,6 +34,14 @@ log = logging.getLogger(__name__)
 _RECORD = AuditRecord.__table__  # type: ignore[attr-defined]
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 _CHECKPOINT = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+COLUMNS: tuple[str, ...] = tuple(c.name for c in _RECORD.columns)
+_JSON_COLUMNS = ("signals", "approvers", "inputs", "outputs")
+_EMPTY: dict[str, Any] = {"signals": [], "approvers": [], "inputs": {}, "outputs": {}}
+# A plain statement: rows reach the driver as they are, with no per-row type processing (the JSON
+# columns are serialized once, in chain_rows); a batch of appends is one executemany.
+_INSERT_RECORD = text(
+    f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})"
+)
 
 
 def make_entry(
@@ -73,6 +83,27 @@ def make_entry(
     }
 
 
+def chain_rows(
+    entries: Sequence[Mapping[str, Any]], *, seq: int, prev_hash: str, ts: str
+) -> tuple[list[dict[str, Any]], list[Appended]]:
+    """Link entries onto a head (pure): seq, prev_hash, ts and hash, JSON columns as text."""
+    rows, appended = [], []
+    for entry in entries:
+        seq += 1
+        row = {**entry, "seq": seq, "prev_hash": prev_hash, "ts": ts}
+        row["hash"] = prev_hash = chain.record_hash(chain.export_form(row))
+        for column in _JSON_COLUMNS:
+            row[column] = orjson.dumps(row.get(column) or _EMPTY[column]).decode()
+        rows.append(row)
+        appended.append(Appended(seq, prev_hash, ts))
+    return rows, appended
+
+
+def due_checkpoints(appended: Sequence[Appended], every: int) -> list[Appended]:
+    """The records of a batch that get a signed checkpoint (every Nth seq)."""
+    return [a for a in appended if every and a.seq % every == 0]
+
+
 def append(
     *,
     session: Session,
@@ -80,33 +111,31 @@ def append(
     entries: Sequence[Mapping[str, Any]],
     signer: Signer | None = None,
     checkpoint_every: int = 0,
-) -> list[AuditLine]:
+) -> list[Appended]:
     """Chain entries onto the log inside the caller's transaction; raise 503 if we cannot."""
+    if not entries:
+        return []
     try:
         conn = session.connection()
         head = conn.execute(
             select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
         ).one()
-        seq, prev_hash, ts = int(head.seq), str(head.hash), iso(clock.now())
-        rows, lines = [], []
-        for entry in entries:
-            seq += 1
-            fields = {**entry, "seq": seq, "prev_hash": prev_hash, "ts": ts}
-            line = chain.export_form(fields)
-            fields["hash"] = prev_hash = chain.record_hash(line)
-            rows.append(fields)
-            lines.append(AuditLine(**line, hash=prev_hash))
-            if signer is not None and checkpoint_every and seq % checkpoint_every == 0:
-                _write_checkpoint(conn, signer, seq, prev_hash, ts)
-        conn.execute(insert(_RECORD), rows)
-        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev_hash))
+        rows, appended = chain_rows(
+            entries, seq=int(head.seq), prev_hash=str(head.hash), ts=iso(clock.now())
+        )
+        conn.execute(_INSERT_RECORD, rows)
+        if signer is not None:
+            for point in due_checkpoints(appended, checkpoint_every):
+                _write_checkpoint(conn, signer, point)
+        last = appended[-1]
+        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=last.seq, hash=last.hash))
     except SQLAlchemyError as exc:
         log.error("audit append failed: %s", exc.__class__.__name__)
         raise AuditUnavailable(
             "the audit log cannot be written, so the action was not taken",
             {"cause": exc.__class__.__name__},
         ) from exc
-    return lines
+    return appended
 
 
 def record(
@@ -116,7 +145,7 @@ def record(
     entry: Mapping[str, Any],
     signer: Signer | None = None,
     checkpoint_every: int = 0,
-) -> AuditLine:
+) -> Appended:
     """Append one entry in the caller's transaction (the change and its record commit together)."""
     return append(
         session=session,
@@ -127,16 +156,19 @@ def record(
     )[0]
 
 
-def _write_checkpoint(conn: Any, signer: Signer, seq: int, head_hash: str, ts: str) -> None:
-    conn.execute(
-        insert(_CHECKPOINT).values(
-            seq=seq,
-            hash=head_hash,
-            ts=ts,
-            public_key=signer.public_key,
-            signature=signer.sign(checkpoint_message(seq, head_hash, ts)),
-        )
-    )
+def _write_checkpoint(conn: Any, signer: Signer, point: Appended) -> None:
+    conn.execute(insert(_CHECKPOINT).values(**checkpoint_row(signer, point)))
+
+
+def checkpoint_row(signer: Signer, point: Appended) -> dict[str, Any]:
+    """A signed statement that the chain had this head at this seq."""
+    return {
+        "seq": point.seq,
+        "hash": point.hash,
+        "ts": point.ts,
+        "public_key": signer.public_key,
+        "signature": signer.sign(checkpoint_message(point.seq, point.hash, point.ts)),
+    }
 
 
 def to_line(row: Any) -> AuditLine:
@@ -259,14 +291,19 @@ def _check_checkpoint(
 def latest_success(
     *, session: Session, operation_prefix: str, since: datetime, service: str | None = None
 ) -> AuditLine | None:
-    """The newest successful record whose operation starts with a prefix (recent_rollback)."""
+    """The newest successful record whose operation starts with a prefix (recent_rollback).
+
+    Asked as a range on (operation, ts), the index's own columns, so the cost follows the number
+    of matching records, not the size of the log; result and service are checked on those few.
+    """
+    end = operation_prefix[:-1] + chr(ord(operation_prefix[-1]) + 1)  # first string past them
     query = (
         select(_RECORD)
-        .where(_RECORD.c.operation.startswith(operation_prefix))
-        .where(_RECORD.c.result == "success")
+        .where(_RECORD.c.operation >= operation_prefix, _RECORD.c.operation < end)
         .where(_RECORD.c.ts >= iso(since))
+        .order_by(_RECORD.c.seq.desc())
     )
-    if service is not None:
-        query = query.where(_RECORD.c.service == service)
-    row = session.connection().execute(query.order_by(_RECORD.c.seq.desc()).limit(1)).first()
-    return to_line(row) if row else None
+    for row in session.connection().execute(query):
+        if row.result == "success" and (service is None or row.service == service):
+            return to_line(row)
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.routing import Route
 
 from controlplane.deps import CtxDep, ReadSessionDep, Viewer, get_principal
 from controlplane.identity import service as identity
@@ -14,8 +15,27 @@ from controlplane.policy.service import DecisionOut, DecisionRequest
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
 
-@router.post(
+async def create_decision(request: Request) -> Response:
+    """Decide AUTO / CONSULT / STOP for an operation, with reasons; recorded unless dry-run."""
+    principal = await get_principal(request)
+    body = await _decision_body(request)
+    identity.require(principal, "viewer" if body.dry_run else "operator")
+    ctx = request.app.state.ctx
+    out = await decisions.decide_json_async(ctx=ctx, principal=principal, request=body)
+    return Response(out, media_type="application/json")
+
+
+# The API route below documents the endpoint in OpenAPI and serves it when mounted alone. The app
+# mounts HOT_ROUTES ahead of every router: the same handler as a plain Starlette route, because
+# FastAPI's per-request dependency solving costs more than the decision itself. Errors take the
+# same path either way (the app's exception handlers).
+HOT_ROUTES = [
+    Route("/v1/decisions", create_decision, methods=["POST"], include_in_schema=False),
+]
+router.add_api_route(
     "/decisions",
+    create_decision,
+    methods=["POST"],
     response_model=None,
     responses={200: {"model": DecisionOut}},
     openapi_extra={
@@ -25,14 +45,6 @@ router = APIRouter(prefix="/v1", tags=["decisions"])
         }
     },
 )
-async def create_decision(request: Request) -> Response:
-    """Decide AUTO / CONSULT / STOP for an operation, with reasons; recorded unless dry-run."""
-    principal = await get_principal(request)  # the hot path: no dependency graph to solve
-    body = await _decision_body(request)
-    identity.require(principal, "viewer" if body.dry_run else "operator")
-    ctx = request.app.state.ctx
-    out = await decisions.decide_async(ctx=ctx, principal=principal, request=body)
-    return Response(out.model_dump_json(), media_type="application/json")
 
 
 async def _decision_body(request: Request) -> DecisionRequest:

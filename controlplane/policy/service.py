@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session
 
@@ -100,8 +101,10 @@ def _no_policy(
     )
 
 
-def audit_fields(decision: Decision, request: DecisionRequest) -> dict[str, Any]:
-    """What the audit log keeps of a decision."""
+def audit_fields(
+    decision: Decision, request: DecisionRequest, signals: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """What the audit log keeps of a decision (`signals`: already dumped, if at hand)."""
     return {
         "operation": decision.operation,
         "result": "requested",
@@ -109,7 +112,9 @@ def audit_fields(decision: Decision, request: DecisionRequest) -> dict[str, Any]
         "service": decision.service,
         "base_mode": decision.base_mode,
         "final_mode": decision.final_mode,
-        "signals": [s.model_dump(mode="json") for s in decision.signals],
+        "signals": [s.model_dump(mode="json") for s in decision.signals]
+        if signals is None
+        else signals,
         "decision_id": decision.decision_id,
         "inputs": {"context": request.context},
         "outputs": {
@@ -130,17 +135,26 @@ def decide(*, ctx: AppContext, principal: Principal, request: DecisionRequest) -
     return DecisionOut.of(decision, line.seq)
 
 
-async def decide_async(
+async def decide_json_async(
     *, ctx: AppContext, principal: Principal, request: DecisionRequest
-) -> DecisionOut:
-    """The same as decide, without holding a thread while the record commits."""
+) -> bytes:
+    """Decide and record without holding a thread; the response body, serialized once.
+
+    The body is the decision's JSON plus `recorded` and `audit_seq` (DecisionOut's last two
+    fields, so the bytes equal DecisionOut's own JSON), and the record's signals are read back
+    from that JSON instead of being dumped a second time.
+    """
     inp = to_input(principal, request)
     readings = await ctx.signals.readings_async(inp.service)
     decision = evaluate(ctx=ctx, inp=inp, readings=readings)
+    body = decision.__pydantic_serializer__.to_json(decision)
     if request.dry_run:
-        return DecisionOut.of(decision, None)
-    line = await ctx.audit_standalone_async(principal, **audit_fields(decision, request))
-    return DecisionOut.of(decision, line.seq)
+        return body[:-1] + b',"recorded":false,"audit_seq":null}'
+    signals = orjson.loads(body)["signals"]
+    line = await ctx.audit_standalone_async(
+        principal, **audit_fields(decision, request, signals=signals)
+    )
+    return body[:-1] + b',"recorded":true,"audit_seq":%d}' % line.seq
 
 
 def find_recorded(*, session: Session, decision_id: str) -> DecisionOut:
