@@ -65,6 +65,15 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def tree_rss_mib(pid: int) -> float:
+    """RSS of a process plus its children (the plane and its audit writer)."""
+    total = rss_mib(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += tree_rss_mib(int(child))
+    return total
+
+
 @dataclass
 class LoadResult:
     """What one wrk run measured."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, or_, select
@@ -26,6 +28,8 @@ from controlplane.risk.models import (
     parse_ttl,
 )
 from controlplane.risk.signals import SIGNAL_NAMES, SignalReading, SignalState, is_off_hours
+
+log = logging.getLogger(__name__)
 
 RECENT_ROLLBACK_WINDOW = timedelta(hours=6)
 DEFAULT_BUDGET_QUERY = 'slo:error_budget_remaining:ratio30d{service="{service}"} <= 0'
@@ -68,6 +72,9 @@ class SignalService:
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str | None], tuple[float, object]] = {}
         self._refreshing: dict[tuple[asyncio.AbstractEventLoop, str | None], asyncio.Lock] = {}
+        self._ahead: dict[tuple[asyncio.AbstractEventLoop, str | None], asyncio.Task[Any]] = {}
+        self._ahead_s = min(0.5, local_ttl_s / 4)  # refresh this long before the cache expires
+        self._generation = 0
         self._readers: dict[str, Reader] = {
             "incident_active": self._incident_active,
             "drift_severe": self._drift_severe,
@@ -77,67 +84,111 @@ class SignalService:
         }
 
     def invalidate(self) -> None:
-        """Drop cached readings after a local change (incident, override, drift report)."""
+        """Drop cached readings after a local change (incident, override, drift report).
+
+        A refresh that started before the change must not store what it read: the generation
+        tells it so (otherwise a pre-incident reading could be served for a whole TTL).
+        """
         with self._lock:
             self._cache.clear()
+            self._generation += 1
 
-    def readings(self, service: str | None) -> list[SignalReading]:
-        """All five signals for a service (or plane-wide), live overrides taking precedence."""
+    def readings(self, service: str | None, *, force: bool = False) -> list[SignalReading]:
+        """All five signals for a service (or plane-wide), live overrides taking precedence.
+
+        `force` reads everything again even if cached (a refresh ahead of expiry).
+        """
+        generation = self._generation
         with Session(self.engine) as session:  # connects only on a cache miss
-            overrides = self._live_overrides(session, service)
+            overrides = self._live_overrides(session, service, generation, force)
             return [
-                overrides.get(name) or self._read(name, session, service) for name in SIGNAL_NAMES
+                overrides.get(name) or self._read(name, session, service, generation, force)
+                for name in SIGNAL_NAMES
             ]
 
     async def readings_async(self, service: str | None) -> list[SignalReading]:
-        """Readings for a coroutine: from the cache, else one refresh shared by all waiters."""
-        cached = self.cached_readings(service)
+        """Readings for a coroutine: from the cache, else one refresh shared by all waiters.
+
+        Under steady traffic the cache is refreshed in the background shortly before it expires,
+        so requests do not queue behind the refresh; nothing is ever served past its TTL.
+        """
+        cached, expires = self._cached(service)
         if cached is not None:
+            if expires - time.monotonic() < self._ahead_s:
+                self._refresh_ahead(service)
             return cached
         key = (asyncio.get_running_loop(), service)  # an asyncio.Lock belongs to one loop
         lock = self._refreshing.setdefault(key, asyncio.Lock())
         async with lock:  # when the cache expires, one thread queries; the others wait for it
-            cached = self.cached_readings(service)
+            cached, _ = self._cached(service)
             if cached is not None:
                 return cached
             return await asyncio.to_thread(self.readings, service)
 
     def cached_readings(self, service: str | None) -> list[SignalReading] | None:
         """All five readings if every one is fresh in the cache (no I/O), else None."""
-        overrides = self._fresh(("__overrides__", service))
-        if not isinstance(overrides, dict):
-            return None
-        found = []
-        for name in SIGNAL_NAMES:
-            reading = overrides.get(name) or self._fresh((name, service))
-            if not isinstance(reading, SignalReading):
-                return None
-            found.append(reading)
-        return found
+        return self._cached(service)[0]
+
+    def _cached(self, service: str | None) -> tuple[list[SignalReading] | None, float]:
+        """Fresh cached readings and when the first of them expires (monotonic seconds)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(("__overrides__", service))
+            if hit is None or hit[0] <= now or not isinstance(hit[1], dict):
+                return None, now
+            overrides: dict[str, SignalReading] = hit[1]
+            expires, found = hit[0], []
+            for name in SIGNAL_NAMES:
+                reading = overrides.get(name)
+                if reading is None:
+                    entry = self._cache.get((name, service))
+                    if entry is None or entry[0] <= now or not isinstance(entry[1], SignalReading):
+                        return None, now
+                    expires, reading = min(expires, entry[0]), entry[1]
+                found.append(reading)
+        return found, expires
+
+    def _refresh_ahead(self, service: str | None) -> None:
+        """Start one background refresh for this service unless one is running."""
+        loop = asyncio.get_running_loop()
+        key = (loop, service)
+        running = self._ahead.get(key)
+        if running is not None and not running.done():
+            return
+        task = loop.create_task(asyncio.to_thread(self.readings, service, force=True))
+        self._ahead[key] = task
+        task.add_done_callback(_log_refresh_failure)
 
     def _fresh(self, key: tuple[str, str | None]) -> object | None:
         with self._lock:
             hit = self._cache.get(key)
         return hit[1] if hit and hit[0] > time.monotonic() else None
 
-    def _store(self, key: tuple[str, str | None], ttl: float, value: object) -> None:
+    def _store(
+        self, key: tuple[str, str | None], ttl: float, value: object, generation: int
+    ) -> None:
         with self._lock:
-            self._cache[key] = (time.monotonic() + ttl, value)
+            if generation == self._generation:  # else a local change came after this read
+                self._cache[key] = (time.monotonic() + ttl, value)
 
-    def _read(self, name: str, session: Session, service: str | None) -> SignalReading:
-        cached = self._fresh((name, service))
+    def _read(
+        self, name: str, session: Session, service: str | None, generation: int, force: bool
+    ) -> SignalReading:
+        cached = None if force else self._fresh((name, service))
         if isinstance(cached, SignalReading):
             return cached
         reading = self._readers[name](session, service)
-        self._store((name, service), self._ttl.get(name, self._local_ttl), reading)
+        self._store((name, service), self._ttl.get(name, self._local_ttl), reading, generation)
         return reading
 
-    def _live_overrides(self, session: Session, service: str | None) -> dict[str, SignalReading]:
-        cached = self._fresh(("__overrides__", service))
+    def _live_overrides(
+        self, session: Session, service: str | None, generation: int, force: bool
+    ) -> dict[str, SignalReading]:
+        cached = None if force else self._fresh(("__overrides__", service))
         if isinstance(cached, dict):
             return cached
         found = self._query_overrides(session, service)
-        self._store(("__overrides__", service), self._local_ttl, found)
+        self._store(("__overrides__", service), self._local_ttl, found, generation)
         return found
 
     def _query_overrides(self, session: Session, service: str | None) -> dict[str, SignalReading]:
@@ -318,3 +369,9 @@ def accept_drift_report(
         severe_features=report.severe_features(),
         max_ratio=row.max_ratio,
     )
+
+
+def _log_refresh_failure(task: asyncio.Task[Any]) -> None:
+    """A failed refresh ahead is harmless (the next request refreshes in line); say so."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("signal refresh ahead of expiry failed: %s", task.exception())
