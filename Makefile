@@ -6,7 +6,7 @@ UV := $(BIN)/uv
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: install run test test-pg test-browser lint fmt bench ci clean
+.PHONY: install run test test-pg lint fmt bench ci clean
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.installed ## install the plane and its tools into .venv (seconds, from uv.lock)
 
-run: install ## start the plane on 127.0.0.1:8700 with SQLite, the three services and the dashboard
+run: install ## start the plane on 127.0.0.1:8700 with SQLite and the three services
 	$(BIN)/opsctl up
 
 test: install ## run the test suite (SQLite; PostgreSQL too when CONTROLPLANE_TEST_DATABASE_URL is set)

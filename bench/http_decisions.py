@@ -95,7 +95,7 @@ def run(seconds: int, connections: int) -> str:
         f"### Audited decisions over HTTP ({connections} connections, {seconds} s each, "
         "A/B/A/B, wrk -t1)",
         "",
-        "| server | req/s | p50 ms | p99 ms | non-2xx | socket errors |",
+        "| server | req/s | p50 ms (worse half) | p99 ms (worse half) | non-2xx | socket errors |",
         "|---|---:|---:|---:|---:|---:|",
         f"| bare FastAPI, same JSON, no policy/audit | {bare.rps:,.0f} | {bare.p50_ms:.2f} | "
         f"{bare.p99_ms:.2f} | {bare.non_2xx} | {bare.socket_errors} |",

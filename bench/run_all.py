@@ -40,6 +40,17 @@ def _machine() -> str:
     )
 
 
+def _reused_note(section: str) -> str:
+    """Sections kept from an earlier run say which commit last wrote them."""
+    last = subprocess.run(
+        ["git", "log", "-1", "--format=%h %cd", "--date=format:%Y-%m-%d %H:%M", "--", section],
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"_(section reused from an earlier run; last written at commit {last or 'unknown'})_"
+
+
 def main() -> None:
     """Run the suite and write bench/RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,7 +64,7 @@ def main() -> None:
         if not (BENCH / script).exists():
             continue
         if args.only is not None and script not in args.only:
-            sections += [(BENCH / out).read_text().strip(), ""]
+            sections += [(BENCH / out).read_text().strip(), "", _reused_note(out), ""]
             continue
         print(f"== {script}", flush=True)
         cmd = [sys.executable, str(BENCH / script), *(quick if args.quick else full)]

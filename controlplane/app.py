@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,6 +34,7 @@ from controlplane.errors import (
     NotFound,
     NotReady,
     PayloadTooLarge,
+    Unavailable,
 )
 from controlplane.handoff import routes as handoff_routes
 from controlplane.identity import routes as identity_routes
@@ -121,7 +122,13 @@ class Timing:
 
 
 def _too_large(limit: int) -> JSONResponse:
-    error = PayloadTooLarge(f"request body over {limit} bytes", {"limit_bytes": limit})
+    return _error_response(
+        PayloadTooLarge(f"request body over {limit} bytes", {"limit_bytes": limit})
+    )
+
+
+def _error_response(error: ControlPlaneError) -> JSONResponse:
+    """The §11 error envelope with the error's own status: the one place errors become HTTP."""
     return JSONResponse(error.to_json(), status_code=error.status)
 
 
@@ -136,7 +143,7 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ControlPlaneError)
     async def _ours(_: Request, exc: ControlPlaneError) -> JSONResponse:
-        return JSONResponse(exc.to_json(), status_code=exc.status)
+        return _error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -144,8 +151,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         malformed = any(e["reason"].startswith("JSON decode error") for e in details)
         first = details[0] if details else {"field": "", "reason": "invalid"}
         cls = MalformedJson if malformed else InvalidRequest
-        error = cls(f"{first['field'] or 'request'}: {first['reason']}", {"errors": details})
-        return JSONResponse(error.to_json(), status_code=error.status)
+        return _error_response(
+            cls(f"{first['field'] or 'request'}: {first['reason']}", {"errors": details})
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -159,14 +167,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SQLAlchemyError)
     async def _db(_: Request, exc: SQLAlchemyError) -> JSONResponse:
         log.error("database error: %s", exc.__class__.__name__)
-        body = {
-            "error": {
-                "code": "unavailable",
-                "message": "the database is unavailable; nothing was changed",
-                "details": {"cause": exc.__class__.__name__},
-            }
-        }
-        return JSONResponse(body, status_code=503)
+        return _error_response(
+            Unavailable(
+                "the database is unavailable; nothing was changed",
+                {"cause": exc.__class__.__name__},
+            )
+        )
 
 
 def _install_ops_routes(app: FastAPI, ctx: AppContext) -> None:
@@ -181,11 +187,9 @@ def _install_ops_routes(app: FastAPI, ctx: AppContext) -> None:
         checks: dict[str, str] = {}
         try:
             with Session(ctx.engine) as session:
-                conn = session.connection()
-                conn.execute(text("SELECT 1"))
                 head = AuditHead.__table__  # type: ignore[attr-defined]
-                conn.execute(select(head.c.seq).where(head.c.id == 1).with_for_update()).one()
-                session.rollback()
+                query = select(head.c.seq).where(head.c.id == 1).with_for_update()
+                session.connection().execute(query).one()  # rolled back on close
             checks["database"] = checks["audit"] = "ok"
         except SQLAlchemyError as exc:
             checks["database"] = checks["audit"] = f"failed: {exc.__class__.__name__}"

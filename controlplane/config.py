@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     allow_remote: bool = False
     audit_checkpoint_every: int = Field(default=1000, ge=1)
     # "process": decision records are chained and committed by a writer process (the fast path
-    # for servers); "thread": by a thread of the plane's own process (tests, in-memory SQLite).
+    # for servers); "thread": by a thread of the plane's own process (the test suite).
     audit_writer: Literal["process", "thread"] = "process"
     soak_staging_minutes: float = Field(default=0, ge=0, le=7 * 24 * 60)
     soak_production_minutes: float = Field(default=15, ge=0, le=7 * 24 * 60)

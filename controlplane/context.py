@@ -189,11 +189,10 @@ def _committer(settings: Settings, engine: Engine, clock: Clock, signer: Signer)
     def every() -> int:
         return settings.audit_checkpoint_every
 
-    url = settings.resolved_database_url
-    if settings.audit_writer == "process" and not db.is_in_memory(url):
+    if settings.audit_writer == "process":
         return ProcessCommitter(
             engine=engine,
-            database_url=url,
+            database_url=settings.resolved_database_url,
             signing_key=settings.signing_key_path,
             clock=clock,
             signer=signer,

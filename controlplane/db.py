@@ -21,11 +21,6 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def is_in_memory(url: str) -> bool:
-    """True for an in-memory SQLite database (one process only)."""
-    return is_sqlite(url) and (":memory:" in url or url.split("?")[0].rstrip("/").endswith(":"))
-
-
 def make_read_engine(url: str, write_engine: Engine) -> Engine:
     """A separate reader pool on SQLite (readers must not queue behind writers); same on PG."""
     return make_engine(url, read_only=True) if is_sqlite(url) else write_engine
@@ -35,7 +30,7 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> En
     """Build an engine; on SQLite writers take the file lock up front, readers never do."""
     if is_sqlite(url):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,

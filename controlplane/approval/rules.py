@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from controlplane.errors import Conflict, Forbidden
 from controlplane.identity.models import Principal
 from controlplane.policy.models import Mode
@@ -28,16 +26,11 @@ def check_voter(principal: Principal, *, requester: str, approver_role: str) -> 
         )
 
 
-def check_open(status: str, expires_at: datetime, now: datetime, request_id: str) -> None:
-    """Only pending, unexpired requests take votes."""
+def check_open(status: str, request_id: str) -> None:
+    """Only pending requests take votes (an expired one is closed as expired before this)."""
     if status != "pending":
         raise Conflict(
             f"approval {request_id} is {status}; it takes no more votes", {"status": status}
-        )
-    if expires_at <= now:
-        raise Conflict(
-            f"approval {request_id} expired at {expires_at.isoformat()}",
-            {"status": "expired", "expired_at": expires_at.isoformat()},
         )
 
 

@@ -131,7 +131,7 @@ def vote(
             session=session, ctx=ctx, req=req, status="expired", reason="TTL elapsed", by=principal
         )
         return req, "expired"
-    rules.check_open(req.status, req.expires_at, now, req.id)
+    rules.check_open(req.status, req.id)
     policy = ctx.policies.current()
     role = policy.approvals.approver_role if policy else "approver"
     rules.check_voter(principal, requester=req.requester, approver_role=role)

@@ -1,8 +1,9 @@
 """The group-commit writer's own connection: a batch is five driver calls, not an ORM session.
 
-The writer thread runs under the same GIL as the event loop, so every microsecond it spends in
-Python is taken from request handling. This path skips the Session, statement compilation and
-per-row type processing, and keeps one DB-API connection for the thread's lifetime.
+Used by the writer process and by the in-process writer thread. In the thread it shares the
+event loop's GIL, so every microsecond in Python is taken from request handling; in either, this
+path skips the Session, statement compilation and per-row type processing, and keeps one DB-API
+connection for the writer's lifetime.
 The chain rule (`chain_rows`) and the head-row lock are the same as in `service.append`.
 """
 

@@ -29,7 +29,7 @@ import controlplane
 from controlplane.audit import service as audit
 from controlplane.audit.models import Appended
 from controlplane.audit.signing import Signer
-from controlplane.audit.writer import FrameReader, pack
+from controlplane.audit.writer import FrameReader, pack, read_first_frame
 from controlplane.clock import Clock, iso
 from controlplane.errors import AuditUnavailable
 
@@ -164,7 +164,7 @@ class ProcessCommitter:
                     }
                 )
             )
-            hello = self._read_one(parent)
+            hello = read_first_frame(parent)
         except (OSError, ValueError) as exc:
             proc.kill()
             parent.close()
@@ -181,17 +181,6 @@ class ProcessCommitter:
         self._proc, self._sock = proc, parent
         self._frames = FrameReader()
         self._out = bytearray()
-
-    @staticmethod
-    def _read_one(sock: socket.socket) -> dict[str, Any]:
-        reader = FrameReader()
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                raise ConnectionError("the audit writer exited while starting")
-            frames = reader.feed(data)
-            if frames:
-                return dict(frames[0])
 
     async def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Listen on this loop, restarting the writer first if it has died."""
@@ -350,9 +339,7 @@ class ProcessCommitter:
         waiters = self._waiting.pop(int(reply["id"]), [])
         error = reply.get("error")
         if error is not None:
-            failure = AuditUnavailable(
-                "the audit log cannot be written, so the action was not taken", {"cause": error}
-            )
+            failure = audit.write_failed(str(error))
             for future in waiters:
                 if not future.done():
                     future.set_exception(failure)

@@ -131,11 +131,15 @@ def append(
         conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=last.seq, hash=last.hash))
     except SQLAlchemyError as exc:
         log.error("audit append failed: %s", exc.__class__.__name__)
-        raise AuditUnavailable(
-            "the audit log cannot be written, so the action was not taken",
-            {"cause": exc.__class__.__name__},
-        ) from exc
+        raise write_failed(exc.__class__.__name__) from exc
     return appended
+
+
+def write_failed(cause: str) -> AuditUnavailable:
+    """The 503 for a record that could not be written: the action it records was not taken."""
+    return AuditUnavailable(
+        "the audit log cannot be written, so the action was not taken", {"cause": cause}
+    )
 
 
 def record(

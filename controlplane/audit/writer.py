@@ -83,12 +83,13 @@ def _frames(sock: socket.socket) -> Iterator[list[Any]]:
             yield frames
 
 
-def _first_frame(sock: socket.socket) -> dict[str, Any]:
+def read_first_frame(sock: socket.socket) -> dict[str, Any]:
+    """Block until one whole frame has arrived (the start-up handshake, both ways)."""
     reader = FrameReader()
     while True:
         data = sock.recv(65536)
         if not data:
-            raise SystemExit(0)
+            raise ConnectionError("the other end hung up before its first frame")
         frames = reader.feed(data)
         if frames:
             return dict(frames[0])
@@ -100,7 +101,10 @@ def serve(sock: socket.socket) -> None:
     from controlplane.audit.direct import DirectAppender
     from controlplane.audit.signing import Signer
 
-    config = _first_frame(sock)
+    try:
+        config = read_first_frame(sock)
+    except ConnectionError:
+        raise SystemExit(0) from None
     try:
         engine = db.make_engine(str(config["database_url"]), pool_size=1)
         signer = Signer.load_or_create(Path(config["signing_key"]))

@@ -7,14 +7,14 @@ into the state folder and prints its ref; deploying it is a separate, governed s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from controlplane.cli._common import JsonOpt, ServiceOpt, emit_json, plane, reporting_errors, table
 
 if TYPE_CHECKING:
-    from controlplane.client import ControlPlaneClient
+    from controlplane.client_types import ReleaseOut
 
 app = typer.Typer(help="Build a local release bundle, or show one.", no_args_is_help=True)
 
@@ -26,22 +26,10 @@ StateDirOpt = Annotated[
 ]
 
 
-# Until ControlPlaneClient grows these two methods, call its request helper directly.
-def fetch_releases(client: ControlPlaneClient, service: str | None = None) -> dict[str, Any]:
-    """GET /v1/releases: deployable releases and bundles that failed verification."""
-    params = {"service": service} if service else None
-    return cast(dict[str, Any], client._request("GET", "/v1/releases", params=params))
-
-
-def fetch_release(client: ControlPlaneClient, service: str, digest: str) -> dict[str, Any]:
-    """GET /v1/releases/{service}/{digest}: one release with its security audit."""
-    return cast(dict[str, Any], client._request("GET", f"/v1/releases/{service}/{digest}"))
-
-
 def releases(service: ServiceOpt = None, json_out: JsonOpt = False) -> None:
     """List deployable releases with model version, metrics and whether the audit passed."""
     with plane() as client:
-        out = fetch_releases(client, service)
+        out = client.releases(service)
     if json_out:
         emit_json(out)
         return
@@ -51,7 +39,7 @@ def releases(service: ServiceOpt = None, json_out: JsonOpt = False) -> None:
         typer.echo(f"unusable: {bad['service']}@sha256:{bad['digest']}: {bad['problem']}", err=True)
 
 
-def _row(r: dict[str, Any]) -> tuple[Any, ...]:
+def _row(r: ReleaseOut) -> tuple[Any, ...]:
     created = r["created_at"][:19]
     return (r["ref"], created, r["model_version"], _metric(r["metrics"]), r["audit_passed"])
 
@@ -98,7 +86,7 @@ def show(
     if not digest:
         raise typer.BadParameter("expected <service>@sha256:<64 hex>", param_hint="REF")
     with plane() as client:
-        out = fetch_release(client, service, digest)
+        out = client.get_release(service, digest)
     if json_out:
         emit_json(out)
         return

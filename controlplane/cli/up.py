@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from controlplane.config import Settings
 
 log = logging.getLogger("controlplane.up")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 Stop = Callable[[], None]
 
 
@@ -67,7 +66,7 @@ def _bring_up_services(app: FastAPI, settings: Settings) -> None:
                 log.info("service %s/dev: running %s at %s", service, status.release, status.url)
                 continue
             try:
-                info = registry.ensure_initial(service, REPO_ROOT)
+                info = registry.ensure_initial(service)
                 dep = client.deploy(
                     service=service,
                     environment="dev",

@@ -42,7 +42,7 @@ def execute(*, ctx: AppContext, deployment_id: str, actor: Principal) -> Deploym
         dep.previous_release = previous.release if previous else None
         session.add(dep)
         session.commit()
-    result, health = _roll_out(ctx, dep, previous.release if previous else None)
+    result, health = _roll_out(ctx, dep, dep.previous_release)
     with Session(ctx.engine, expire_on_commit=False) as session:
         dep = deployments.get(session=session, deployment_id=deployment_id)
         _finish(session, ctx, dep, previous, result, health, actor)
@@ -128,7 +128,7 @@ def _finish(
     """Record the outcome; a success retires the previous live release."""
     now = ctx.clock.now()
     dep.finished_at = now
-    dep.health = {k: v for k, v in health.items() if k != "raw"}
+    dep.health = dict(health)
     if result.ok and health.get("healthy"):
         dep.status = "succeeded"
         dep.healthy_since = now

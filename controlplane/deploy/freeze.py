@@ -1,4 +1,7 @@
-"""Change freezes declared in a YAML file (CONTROLPLANE_FREEZE_FILE); unreadable means frozen."""
+"""Change freezes declared in a YAML file (CONTROLPLANE_FREEZE_FILE); unreadable means frozen.
+
+A file that does not exist declares no freezes.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ class _File(BaseModel):
 
 
 def load_freezes(path: Path | None, now: datetime) -> list[FreezeWindow]:
-    """The declared freezes; a file that cannot be read or parsed freezes everything."""
+    """The declared freezes; none without a file; one that cannot be read or parsed freezes all."""
     if path is None or not path.exists():
         return []
     try:

@@ -12,8 +12,7 @@ from sqlmodel import Field, SQLModel
 from controlplane.sqltypes import UTCDateTime
 
 # pending_approval -> approved -> executing -> succeeded | failed | rolled_back;
-# or rejected | expired | blocked. `superseded` marks a succeeded release replaced later.
-TERMINAL = ("succeeded", "failed", "rolled_back", "rejected", "expired", "blocked")
+# or rejected | expired | blocked. A succeeded release replaced later gets `healthy_until`.
 
 
 class Deployment(SQLModel, table=True):

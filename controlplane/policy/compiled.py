@@ -85,9 +85,5 @@ def build_index(policy: Policy) -> PolicyIndex:
         )
         for env in Environment
     }
-    quorum: dict[tuple[Mode, Environment], int] = {}
-    for env in Environment:
-        quorum[(Mode.AUTO, env)] = 0
-        quorum[(Mode.CONSULT, env)] = policy.approvals.modes["CONSULT"].quorum.for_env(env)
-        quorum[(Mode.STOP, env)] = policy.approvals.modes["STOP"].quorum.for_env(env)
+    quorum = {(m, env): policy.approvals.quorum_for(m, env) for env in Environment for m in Mode}
     return PolicyIndex(entries=entries, unknown=unknown, quorum=quorum)

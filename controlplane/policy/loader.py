@@ -41,9 +41,13 @@ class PolicyError(ValueError):
 
 def policy_version(policy_dir: Path) -> str:
     """Hash the policy files (names sorted, tests excluded) so approvals bind to exact policy."""
+    return _digest({path.name: path.read_bytes() for path in policy_dir.glob("*.yaml")})
+
+
+def _digest(files: dict[str, bytes]) -> str:
     digest = hashlib.sha256()
-    for path in sorted(policy_dir.glob("*.yaml"), key=lambda p: p.name):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name] + b"\0")
     return digest.hexdigest()
 
 
@@ -55,9 +59,10 @@ def load_policy(policy_dir: str | Path) -> Policy:
     for path in sorted(root.glob("*.yaml")):
         if path.name not in POLICY_FILES:
             raise PolicyError(str(path), None, "", f"unknown policy file; expected {_names()}")
-    docs: dict[str, tuple[BaseModel, Marks]] = {}
-    for name, model in POLICY_FILES.items():
-        docs[name] = _load_document(root / name, model)
+    raw = {name: _read(root / name) for name in POLICY_FILES}  # read once: parsed = hashed
+    docs = {
+        name: _load_document(root / name, model, raw[name]) for name, model in POLICY_FILES.items()
+    }
     modes = _as(docs["modes.yaml"][0], ModesDocument)
     rules = _as(docs["rules.yaml"][0], RulesDocument)
     signals = _as(docs["signals.yaml"][0], SignalsDocument)
@@ -68,7 +73,7 @@ def load_policy(policy_dir: str | Path) -> Policy:
         rules=rules,
         signals=signals,
         approvals=_as(docs["approvals.yaml"][0], ApprovalsDocument),
-        version=policy_version(root),
+        version=_digest(raw),
     )
 
 
@@ -81,11 +86,15 @@ def _as(doc: BaseModel, model: type[DocT]) -> DocT:
     return doc
 
 
-def _load_document(path: Path, model: type[BaseModel]) -> tuple[BaseModel, Marks]:
-    """Parse one YAML file with line marks and validate it against its model."""
+def _read(path: Path) -> bytes:
     if not path.is_file():
         raise PolicyError(str(path), None, "", "required policy file is missing")
-    text = path.read_text(encoding="utf-8")
+    return path.read_bytes()
+
+
+def _load_document(path: Path, model: type[BaseModel], raw: bytes) -> tuple[BaseModel, Marks]:
+    """Parse one YAML file with line marks and validate it against its model."""
+    text = raw.decode("utf-8")
     marks: Marks = {}
     try:
         loader = yaml.SafeLoader(text)

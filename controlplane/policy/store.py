@@ -20,7 +20,6 @@ class PolicyStatus:
 
     directory: str
     version: str | None
-    loaded_at: float | None
     last_error: str | None
 
 
@@ -32,7 +31,6 @@ class PolicyStore:
         self._check_every = check_every_s
         self._lock = threading.Lock()
         self._policy: Policy | None = None
-        self._loaded_at: float | None = None
         self._fingerprint: tuple[tuple[str, float, int], ...] = ()
         self._next_check = 0.0
         self.last_error: str | None = None
@@ -41,7 +39,8 @@ class PolicyStore:
     def _files_fingerprint(self) -> tuple[tuple[str, float, int], ...]:
         try:
             files = sorted(self.directory.glob("*.y*ml"))
-            return tuple((p.name, p.stat().st_mtime, p.stat().st_size) for p in files)
+            stats = [(p.name, p.stat()) for p in files]
+            return tuple((name, st.st_mtime, st.st_size) for name, st in stats)
         except OSError:
             return ()
 
@@ -59,7 +58,6 @@ class PolicyStore:
         with self._lock:
             self._policy = policy
             self._fingerprint = fingerprint
-            self._loaded_at = time.time()
             self.last_error = None
         log.info("policy %s loaded from %s", policy.version[:12], self.directory)
         return True
@@ -79,5 +77,5 @@ class PolicyStore:
         return self._policy.version if self._policy else None
 
     def status(self) -> PolicyStatus:
-        """A snapshot for /v1/policies and /readyz."""
-        return PolicyStatus(str(self.directory), self.version, self._loaded_at, self.last_error)
+        """A snapshot for /v1/policies."""
+        return PolicyStatus(str(self.directory), self.version, self.last_error)

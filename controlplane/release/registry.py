@@ -99,12 +99,11 @@ class ReleaseRegistry:
             log.warning("moved unusable release to %s: %s", quarantine, exc.message)
             return None
 
-    def ensure_initial(self, service: str, repo_root: Path | None = None) -> ReleaseInfo:
+    def ensure_initial(self, service: str) -> ReleaseInfo:
         """The newest usable release of `service`; train a small seeded model when there is none."""
         found = self.list(service)
         if found:
             return found[0]
-        root = repo_root or self.repo_root
         work = self.root / ".work" / f"{service}-{uuid.uuid4().hex[:8]}"
         cmd = [
             sys.executable, "-m", f"services.{service}.train", "--out", str(work),
@@ -113,14 +112,19 @@ class ReleaseRegistry:
         log.info("training an initial %s model: %s", service, " ".join(cmd[1:]))
         try:
             proc = subprocess.run(
-                cmd, cwd=root, capture_output=True, text=True, timeout=TRAIN_TIMEOUT_S, check=False
+                cmd,
+                cwd=self.repo_root,
+                capture_output=True,
+                text=True,
+                timeout=TRAIN_TIMEOUT_S,
+                check=False,
             )
             if proc.returncode != 0:
                 raise ControlPlaneError(
                     f"training the initial {service} model failed (exit {proc.returncode})",
                     {"command": " ".join(cmd), "stderr": proc.stderr[-2000:]},
                 )
-            return ReleaseRegistry(self.state_dir, repo_root=root).build(service, work)
+            return self.build(service, work)
         except subprocess.TimeoutExpired:
             raise ControlPlaneError(f"training the initial {service} model timed out") from None
         finally:

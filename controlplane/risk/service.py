@@ -60,13 +60,11 @@ class SignalService:
         on_hours: tuple[int, int],
         metrics_ttl_s: float = 60.0,
         local_ttl_s: float = 2.0,
-        budget_query: str = DEFAULT_BUDGET_QUERY,
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.metrics = metrics
         self.on_hours = on_hours
-        self.budget_query = budget_query
         self._ttl = {"error_budget_exhausted": metrics_ttl_s}
         self._local_ttl = local_ttl_s
         self._lock = threading.Lock()
@@ -124,10 +122,6 @@ class SignalService:
             if cached is not None:
                 return cached
             return await asyncio.to_thread(self.readings, service)
-
-    def cached_readings(self, service: str | None) -> list[SignalReading] | None:
-        """All five readings if every one is fresh in the cache (no I/O), else None."""
-        return self._cached(service)[0]
 
     def _cached(self, service: str | None) -> tuple[list[SignalReading] | None, float]:
         """Fresh cached readings and when the first of them expires (monotonic seconds)."""
@@ -259,7 +253,9 @@ class SignalService:
                 {"note": "no Prometheus configured (CONTROLPLANE_PROMETHEUS_URL)"},
             )
         promql = (
-            self.budget_query.replace("{service}", service) if service else DEFAULT_BUDGET_QUERY_ALL
+            DEFAULT_BUDGET_QUERY.replace("{service}", service)
+            if service
+            else DEFAULT_BUDGET_QUERY_ALL
         )
         try:
             result = self.metrics.query(promql)

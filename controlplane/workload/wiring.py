@@ -91,7 +91,8 @@ class RegistryCatalog:
         self.registry = registry
 
     def check(self, ref: str) -> None:
-        """404 (with the known refs) for a release that was never built here."""
+        """404 (with the known refs) for a release never built here, 409 for one that fails
+        verification (the bundle is verified in full)."""
         self.registry.get(ref)
 
     def resolve(self, ref: str) -> Release:

@@ -56,7 +56,7 @@ def mcnemar_exact(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> floa
 
 def bootstrap_delta(
     y: np.ndarray, champ: np.ndarray, chal: np.ndarray, cfg: Config
-) -> tuple[float, float, float, int]:
+) -> tuple[float, float, float]:
     """Point delta-AUC and its 95% percentile interval; single-class resamples are dropped."""
     n = len(y)
     full = np.arange(n)[None, :]
@@ -69,9 +69,9 @@ def bootstrap_delta(
     d = np.concatenate(deltas)
     d = d[~np.isnan(d)]
     if np.isnan(point) or d.size == 0:
-        return point, float("nan"), float("nan"), 0
+        return point, float("nan"), float("nan")
     low, high = np.percentile(d, [2.5, 97.5])
-    return point, float(low), float(high), int(d.size)
+    return point, float(low), float(high)
 
 
 def decide(delta: float, low: float, p: float, cfg: Config) -> tuple[str, str]:
@@ -102,7 +102,7 @@ def compare(
     y = np.asarray(y)
     champ, chal = np.asarray(champion_probs), np.asarray(challenger_probs)
     p = mcnemar_exact(y, hard(champ, cfg.threshold), hard(chal, cfg.threshold))
-    delta, low, high, _ = bootstrap_delta(y, champ, chal, cfg)
+    delta, low, high = bootstrap_delta(y, champ, chal, cfg)
     decision, reason = decide(delta, low, p, cfg)
     nan_safe = [0.0 if np.isnan(v) else round(v, 6) for v in (delta, low, high)]
     return ModelValidation(

@@ -23,7 +23,7 @@ Gate = Callable[[GateInput], str | None]
 
 
 def primary_minimum(g: GateInput) -> str | None:
-    """Prevents shipping a model below the absolute quality bar (AUC >= 0.80)."""
+    """Prevents shipping a model below the absolute quality bar (primary metric >= `minimum`)."""
     value = g.candidate.get(g.primary)
     if value is None or value < g.minimum:
         return f"{g.primary} {value} is below the minimum {g.minimum}"
@@ -41,7 +41,7 @@ def no_regression(g: GateInput) -> str | None:
 
 
 def fairness(g: GateInput) -> str | None:
-    """Prevents disparate impact: every protected attribute's ratio must be >= 0.80."""
+    """Prevents disparate impact: every protected attribute's ratio must be >= `fairness_floor`."""
     bad = [
         f"{m} {g.candidate.get(m)}"
         for m in g.fairness_metrics

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from services.common import artifact
-from services.common.drift import DEFAULT_THRESHOLD, Threshold
+from services.common.drift import Threshold
 from services.common.metrics import ServiceMetrics
 from services.common.models import Manifest
 from services.common.predlog import PredictionLogger, new_prediction_id, utc_now
@@ -45,10 +45,6 @@ class ServiceSpec:
     class_label: str
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
     drift_columns: Callable[[Sequence[Mapping[str, Any]]], dict[str, list[Any]]] = columns
-
-    def threshold(self, feature: str) -> Threshold:
-        """Per-feature override, else the service default (warn 0.10, alert 0.20)."""
-        return self.thresholds.get(feature, DEFAULT_THRESHOLD)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 import pytest
@@ -78,3 +79,19 @@ def test_whoami(client: TestClient, token_for) -> None:
     headers = token_for(name="alice", kind="human", roles=("approver",))
     me = client.get("/v1/whoami", headers=headers).json()
     assert me["name"] == "alice" and me["roles"] == ["approver"]
+
+
+def test_every_state_changing_route_needs_a_token(app, client: TestClient) -> None:
+    """Derived from the app's own API description, so a new route cannot slip through."""
+    routes = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith("/v1/")
+        for method in operations
+        if method != "get"
+    }
+    assert ("POST", "/v1/deployments") in routes and len(routes) >= 10
+    for method, path in sorted(routes):
+        url = re.sub(r"\{[^}]+\}", "x", path)
+        r = client.request(method, url, json={})
+        assert r.status_code == 401, (method, path, r.status_code, r.text)

@@ -98,6 +98,23 @@ def test_killed_writer_means_503_then_a_new_writer(
     assert client.get("/v1/audit/verify", headers=admin_headers).json()["ok"] is True
 
 
+def test_hung_writer_is_killed_and_its_waiting_requests_get_503(
+    app: FastAPI, client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    before = _decide(client, admin_headers)
+    committer = app.state.ctx.committer
+    committer._commit_timeout_s = 1.0  # the 30 s default, shortened for the test
+    hung = committer.pid
+    os.kill(hung, signal.SIGSTOP)  # alive but not answering: no EOF to notice
+    r = client.post("/v1/decisions", json=DECISION, headers=admin_headers)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "audit_unavailable"
+    with pytest.raises(ProcessLookupError):
+        os.kill(hung, 0)  # killed (and reaped) as hung
+    after = _decide(client, admin_headers)
+    assert committer.pid not in (None, hung)
+    assert after["audit_seq"] == before["audit_seq"] + 1  # the unconfirmed one was not kept
+
+
 def test_database_refusal_is_503_and_nothing_recorded(
     app: FastAPI, client: TestClient, admin_headers: dict[str, str]
 ) -> None:

@@ -56,6 +56,12 @@ def test_agent_ci_and_requester_cannot_approve(client: TestClient, people, token
     staging = _ship_to_staging(client, people)
     url = f"/v1/approvals/{staging['approval_id']}/approve"
     assert client.post(url, json={}, headers=people["agent"]).status_code == 403
+    # Even an agent that was given the approver role is refused for what it is, not its role.
+    agent_approver = token_for(name="rogue-agent", kind="agent", roles=("approver",))
+    refused = client.post(url, json={}, headers=agent_approver)
+    assert (
+        refused.status_code == 403 and "only humans approve" in refused.json()["error"]["message"]
+    )
     ci = client.post(url, json={}, headers=people["ci"])
     assert ci.status_code == 403 and "only humans approve" in ci.json()["error"]["message"]
     alice_asks = client.post(

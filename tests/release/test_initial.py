@@ -9,15 +9,13 @@ import pytest
 from controlplane.errors import ControlPlaneError
 from controlplane.release.registry import ReleaseRegistry
 
-from .conftest import REPO
-
 
 @pytest.mark.slow
 def test_ensure_initial_trains_once_then_reuses_the_release(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     registry = ReleaseRegistry(tmp_path / "state")
-    first = registry.ensure_initial("bankchurn", REPO)
+    first = registry.ensure_initial("bankchurn")
     assert first.audit.passed and first.manifest.service == "bankchurn"
     assert not any((registry.root / ".work").iterdir())  # the training folder is cleaned up
 
@@ -25,10 +23,10 @@ def test_ensure_initial_trains_once_then_reuses_the_release(
         raise AssertionError("a release exists; nothing should be trained")
 
     monkeypatch.setattr("controlplane.release.registry.subprocess.run", no_training)
-    assert registry.ensure_initial("bankchurn", REPO).ref == first.ref
+    assert registry.ensure_initial("bankchurn").ref == first.ref
 
 
 def test_ensure_initial_reports_a_failed_training(tmp_path: Path) -> None:
     registry = ReleaseRegistry(tmp_path / "state")
     with pytest.raises(ControlPlaneError, match="training the initial nosuchservice model failed"):
-        registry.ensure_initial("nosuchservice", REPO)
+        registry.ensure_initial("nosuchservice")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -27,10 +27,6 @@ class HealthResult:
     url: str
     reason: str = ""
     by_status: dict[str, float] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, object]:
-        """Plain JSON for a deployment record; `healthy` mirrors `ok`."""
-        return {"healthy": self.ok, **asdict(self)}
 
 
 Counts = dict[tuple[str, str], float]
