@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from controlplane.policy.compiled import CompiledPolicy
 from controlplane.policy.models import Environment, Mode
-from controlplane.policy.schema import Condition, Policy, Rule
+from controlplane.policy.schema import Condition, Rule
 from controlplane.risk.signals import SIGNAL_NAMES, SignalReading
 
 
@@ -62,9 +63,9 @@ def _rule(rule: Rule) -> str:
     return f"({_envs(list(rule.environments))} && ({body}))"
 
 
-def _operation(policy: Policy, name: str) -> list[str]:
+def _operation(policy: CompiledPolicy, name: str) -> list[str]:
     """All permits and forbids for one operation."""
-    index = policy.index()
+    index = policy.index
     op = policy.modes.operations[name]
     act = f'action == Action::"{name}"'
     base = {env: index.entries[(name, env)].base for env in Environment}
@@ -102,7 +103,7 @@ def _operation(policy: Policy, name: str) -> list[str]:
     return out
 
 
-def cedar_policy_text(policy: Policy) -> str:
+def cedar_policy_text(policy: CompiledPolicy) -> str:
     """Translate the whole policy into Cedar source text."""
     lines: list[str] = []
     for name in policy.modes.operations:

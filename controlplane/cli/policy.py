@@ -21,8 +21,8 @@ from controlplane.cli._common import (
 from controlplane.cli.decide import ContextOpt, render_decision
 
 if TYPE_CHECKING:
+    from controlplane.policy.compiled import CompiledPolicy
     from controlplane.policy.loader import PolicyError
-    from controlplane.policy.schema import Policy
     from controlplane.risk.signals import SignalReading
 
 app = typer.Typer(
@@ -47,7 +47,7 @@ SignalOpt = Annotated[
 DEFAULT_DIR = Path("policies")
 
 
-def _load(directory: Path, json_out: bool) -> Policy:
+def _load(directory: Path, json_out: bool) -> CompiledPolicy:
     """Load and validate a policy directory, or exit 1 naming file, line and field."""
     from controlplane.policy.loader import PolicyError, load_policy
 

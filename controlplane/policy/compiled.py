@@ -1,16 +1,20 @@
-"""Lookup tables precomputed from a Policy so each decision is a few dict hits."""
+"""A policy compiled once at load: the documents plus lookup tables, so a decision is dict hits."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from controlplane.policy.models import Environment, Mode
+from controlplane.policy.schema import (
+    ApprovalsDocument,
+    ModesDocument,
+    Policy,
+    Rule,
+    RulesDocument,
+    SignalsDocument,
+)
 from controlplane.risk.signals import SIGNAL_NAMES
-
-if TYPE_CHECKING:
-    from controlplane.policy.schema import Policy, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +91,41 @@ def build_index(policy: Policy) -> PolicyIndex:
     }
     quorum = {(m, env): policy.approvals.quorum_for(m, env) for env in Environment for m in Mode}
     return PolicyIndex(entries=entries, unknown=unknown, quorum=quorum)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    """The validated documents and their index, built together once per load."""
+
+    documents: Policy
+    index: PolicyIndex
+
+    @property
+    def version(self) -> str:
+        """sha256 of the policy files this was compiled from."""
+        return self.documents.version
+
+    @property
+    def modes(self) -> ModesDocument:
+        """modes.yaml."""
+        return self.documents.modes
+
+    @property
+    def rules(self) -> RulesDocument:
+        """rules.yaml."""
+        return self.documents.rules
+
+    @property
+    def signals(self) -> SignalsDocument:
+        """signals.yaml."""
+        return self.documents.signals
+
+    @property
+    def approvals(self) -> ApprovalsDocument:
+        """approvals.yaml."""
+        return self.documents.approvals
+
+
+def compile_policy(policy: Policy) -> CompiledPolicy:
+    """Index a validated policy (the loader calls it, so nothing compiles twice)."""
+    return CompiledPolicy(documents=policy, index=build_index(policy))

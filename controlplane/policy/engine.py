@@ -8,9 +8,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from controlplane.policy.compiled import Entry, Scope
+from controlplane.policy.compiled import CompiledPolicy, Entry, Scope
 from controlplane.policy.models import Decision, DecisionInput, Mode, SignalView
-from controlplane.policy.schema import Policy
 from controlplane.risk.signals import SignalReading, SignalState
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -23,13 +22,13 @@ _UNSCOPED = Scope(
 def decide(
     inp: DecisionInput,
     signals: Sequence[SignalReading],
-    policy: Policy,
+    policy: CompiledPolicy,
     *,
     decision_id: str,
     now: datetime,
 ) -> Decision:
     """Decide the mode for one operation so every caller gets the same explained answer."""
-    index = policy.index()
+    index = policy.index
     env = inp.environment
     entry = index.entries.get((inp.operation, env)) or index.unknown[env]
     reasons = [

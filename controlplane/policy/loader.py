@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from controlplane.policy.compiled import CompiledPolicy, compile_policy
 from controlplane.policy.models import Mode
 from controlplane.policy.schema import (
     ApprovalsDocument,
@@ -51,8 +52,8 @@ def _digest(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def load_policy(policy_dir: str | Path) -> Policy:
-    """Load the four policy documents, validate each and their cross references, or refuse."""
+def load_policy(policy_dir: str | Path) -> CompiledPolicy:
+    """Load the four policy documents, validate them and their cross references, compile once."""
     root = Path(policy_dir)
     if not root.is_dir():
         raise PolicyError(str(root), None, "", "policy directory does not exist")
@@ -68,13 +69,14 @@ def load_policy(policy_dir: str | Path) -> Policy:
     signals = _as(docs["signals.yaml"][0], SignalsDocument)
     _check_rules(root / "rules.yaml", docs["rules.yaml"][1], rules, modes)
     _check_signals(root / "signals.yaml", docs["signals.yaml"][1], signals, modes)
-    return Policy(
+    policy = Policy(
         modes=modes,
         rules=rules,
         signals=signals,
         approvals=_as(docs["approvals.yaml"][0], ApprovalsDocument),
         version=_digest(raw),
     )
+    return compile_policy(policy)
 
 
 def _names() -> str:

@@ -85,7 +85,7 @@ def get_policies(ctx: CtxDep, _: Viewer) -> PolicyInfo:
     operations: dict[str, dict[str, str]] = {}
     signals: list[str] = []
     if policy is not None:
-        index = policy.index()
+        index = policy.index
         for (operation, env), entry in sorted(index.entries.items()):
             operations.setdefault(operation, {})[env.value] = entry.base.name
         signals = sorted(policy.signals.signals)

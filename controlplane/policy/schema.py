@@ -5,14 +5,13 @@ from __future__ import annotations
 import fnmatch
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     StrictBool,
     StrictFloat,
     StrictInt,
@@ -22,9 +21,6 @@ from pydantic import (
 
 from controlplane.policy.models import Environment, Mode
 from controlplane.risk.signals import SIGNAL_NAMES
-
-if TYPE_CHECKING:
-    from controlplane.policy.compiled import PolicyIndex
 
 ENVIRONMENTS: tuple[Environment, ...] = tuple(Environment)
 _OPERATION = r"^[a-z0-9][a-z0-9._:-]*$"
@@ -342,13 +338,3 @@ class Policy(_Strict):
     signals: SignalsDocument
     approvals: ApprovalsDocument
     version: str = Field(pattern=r"^[0-9a-f]{64}$")
-
-    _index: PolicyIndex | None = PrivateAttr(default=None)
-
-    def index(self) -> PolicyIndex:
-        """Return the precomputed lookup tables, built once so `decide` stays in microseconds."""
-        if self._index is None:
-            from controlplane.policy.compiled import build_index
-
-            self._index = build_index(self)
-        return self._index

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from controlplane.policy.compiled import CompiledPolicy
 from controlplane.policy.loader import PolicyError, load_policy
-from controlplane.policy.schema import Policy
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class PolicyStore:
         self.directory = directory
         self._check_every = check_every_s
         self._lock = threading.Lock()
-        self._policy: Policy | None = None
+        self._policy: CompiledPolicy | None = None
         self._fingerprint: tuple[tuple[str, float, int], ...] = ()
         self._next_check = 0.0
         self.last_error: str | None = None
@@ -62,7 +62,7 @@ class PolicyStore:
         log.info("policy %s loaded from %s", policy.version[:12], self.directory)
         return True
 
-    def current(self) -> Policy | None:
+    def current(self) -> CompiledPolicy | None:
         """The last good policy, after a cheap check for edited files."""
         now = time.monotonic()
         if now >= self._next_check:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from controlplane.policy.compiled import CompiledPolicy, compile_policy
 from controlplane.policy.engine import decide
 from controlplane.policy.loader import PolicyError, load_policy
 from controlplane.policy.models import Decision, DecisionInput
@@ -46,7 +47,7 @@ class Case(BaseModel):
     escalation: dict[str, Literal["step", "stop"]] = Field(default_factory=dict)
     expect: Expect
 
-    def policy_for(self, policy: Policy) -> Policy:
+    def policy_for(self, policy: CompiledPolicy) -> CompiledPolicy:
         """Return the policy with this case's escalation overrides (what-if jump-to-STOP)."""
         if not self.escalation:
             return policy
@@ -56,12 +57,14 @@ class Case(BaseModel):
                 raise ValueError(f"unknown signal {name!r} in escalation")
             settings[name] = settings[name].model_copy(update={"escalation": escalation})
         signals = SignalsDocument(signals=settings)
-        return Policy(
-            modes=policy.modes,
-            rules=policy.rules,
-            signals=signals,
-            approvals=policy.approvals,
-            version=policy.version,
+        return compile_policy(
+            Policy(
+                modes=policy.modes,
+                rules=policy.rules,
+                signals=signals,
+                approvals=policy.approvals,
+                version=policy.version,
+            )
         )
 
     def readings(self) -> list[SignalReading]:
@@ -119,7 +122,9 @@ class PolicyTestReport:
         return "\n".join(lines)
 
 
-def run_policy_tests(policy_dir: str | Path, policy: Policy | None = None) -> PolicyTestReport:
+def run_policy_tests(
+    policy_dir: str | Path, policy: CompiledPolicy | None = None
+) -> PolicyTestReport:
     """Load the policy (unless given) and check every case in `<policy_dir>/tests/*.yaml`."""
     root = Path(policy_dir)
     active = policy if policy is not None else load_policy(root)
@@ -144,7 +149,7 @@ def _read_cases(path: Path) -> list[Case]:
         raise PolicyError(str(path), None, "cases", str(exc)) from exc
 
 
-def _check(file: str, case: Case, policy: Policy) -> CaseFailure | None:
+def _check(file: str, case: Case, policy: CompiledPolicy) -> CaseFailure | None:
     """Decide one case and compare it with what the case expects."""
     try:
         inp = DecisionInput(

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from controlplane.policy.compiled import CompiledPolicy
 from controlplane.policy.engine import decide
 from controlplane.policy.models import Decision, DecisionInput
-from controlplane.policy.schema import Policy
 from controlplane.risk.signals import SIGNAL_NAMES, SignalReading, SignalState
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ def readings(states: dict[str, SignalState]) -> list[SignalReading]:
 
 
 def decide_for(
-    policy: Policy,
+    policy: CompiledPolicy,
     operation: str,
     environment: str = "production",
     states: dict[str, SignalState] | None = None,

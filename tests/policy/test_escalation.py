@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from controlplane.policy.compiled import CompiledPolicy, compile_policy
 from controlplane.policy.loader import load_policy
 from controlplane.policy.models import Mode
-from controlplane.policy.schema import Policy
 from controlplane.risk.signals import SIGNAL_NAMES, SignalState
 
 from .factories import POLICIES, decide_for, write_minimal_policy
@@ -28,11 +28,11 @@ def oracle(base: str, states: tuple[SignalState, ...]) -> str:
 
 
 @pytest.fixture(scope="module")
-def minimal_policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
+def minimal_policy(tmp_path_factory: pytest.TempPathFactory) -> CompiledPolicy:
     return load_policy(write_minimal_policy(tmp_path_factory.mktemp("policy")))
 
 
-def test_escalation_matrix_matches_adr_010(minimal_policy: Policy) -> None:
+def test_escalation_matrix_matches_adr_010(minimal_policy: CompiledPolicy) -> None:
     """Every base mode x every combination of the five signals x active/inactive/unknown."""
     checked = 0
     for operation, base in BASES.items():
@@ -50,7 +50,7 @@ def test_escalation_matrix_matches_adr_010(minimal_policy: Policy) -> None:
     assert checked == 3 * 3**5
 
 
-def test_disabled_signals_are_listed_but_never_escalate(minimal_policy: Policy) -> None:
+def test_disabled_signals_are_listed_but_never_escalate(minimal_policy: CompiledPolicy) -> None:
     states = dict.fromkeys(SIGNAL_NAMES, SignalState.DISABLED)
     decision = decide_for(minimal_policy, "auto.op", "dev", states)
     assert decision.final_mode == "AUTO"
@@ -58,7 +58,7 @@ def test_disabled_signals_are_listed_but_never_escalate(minimal_policy: Policy) 
     assert not any(v.counted for v in decision.signals)
 
 
-def test_unknown_operation_is_stop_with_a_reason(minimal_policy: Policy) -> None:
+def test_unknown_operation_is_stop_with_a_reason(minimal_policy: CompiledPolicy) -> None:
     decision = decide_for(minimal_policy, "cluster.delete", "dev")
     assert (decision.base_mode, decision.final_mode) == ("STOP", "STOP")
     assert "operation cluster.delete is not in the policy (fail-closed)" in decision.reasons
@@ -77,18 +77,14 @@ def test_jump_to_stop_signal_skips_consult(tmp_path: Path) -> None:
     assert jump.counterfactual == "would be AUTO without drift_severe"
 
 
-def _with_escalation(policy: Policy, jumpers: frozenset[str]) -> Policy:
+def _with_escalation(policy: CompiledPolicy, jumpers: frozenset[str]) -> CompiledPolicy:
     settings_ = {
         name: s.model_copy(update={"escalation": "stop" if name in jumpers else "step"})
         for name, s in policy.signals.signals.items()
     }
-    return Policy(
-        modes=policy.modes,
-        rules=policy.rules,
-        signals=policy.signals.model_copy(update={"signals": settings_}),
-        approvals=policy.approvals,
-        version=policy.version,
-    )
+    docs = policy.documents
+    signals = docs.signals.model_copy(update={"signals": settings_})
+    return compile_policy(docs.model_copy(update={"signals": signals}))
 
 
 DEFAULT = load_policy(POLICIES)
