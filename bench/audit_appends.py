@@ -23,8 +23,8 @@ from pathlib import Path
 from sqlmodel import Session
 
 from controlplane.audit import service as audit
-from controlplane.audit.batcher import GroupCommitter
-from controlplane.audit.remote import ProcessCommitter
+from controlplane.audit.commit.batcher import GroupCommitter
+from controlplane.audit.commit.remote import ProcessCommitter
 from controlplane.audit.signing import Signer
 from controlplane.clock import SystemClock
 from controlplane.db import make_engine, migrate

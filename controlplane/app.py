@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -21,10 +23,10 @@ from controlplane.adapters.base import MetricsSource, WorkloadBackend
 from controlplane.approval import routes as approval_routes
 from controlplane.audit import routes as audit_routes
 from controlplane.audit.models import AuditHead
+from controlplane.audit.redact import redact_text, sanitize
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.context import AppContext, build_context
-from controlplane.deploy import executor
 from controlplane.deploy import routes as deploy_routes
 from controlplane.errors import (
     ControlPlaneError,
@@ -36,10 +38,12 @@ from controlplane.errors import (
     PayloadTooLarge,
     Unavailable,
 )
+from controlplane.governance import routes as governance_routes
 from controlplane.handoff import routes as handoff_routes
 from controlplane.identity import routes as identity_routes
 from controlplane.incident import routes as incident_routes
 from controlplane.policy import routes as policy_routes
+from controlplane.refusals import RefusalLog
 from controlplane.release import routes as release_routes
 from controlplane.risk import routes as risk_routes
 
@@ -53,6 +57,7 @@ ROUTERS = (
     identity_routes.router,
     deploy_routes.router,
     approval_routes.router,
+    governance_routes.router,
     handoff_routes.router,
     release_routes.router,
 )
@@ -128,8 +133,14 @@ def _too_large(limit: int) -> JSONResponse:
 
 
 def _error_response(error: ControlPlaneError) -> JSONResponse:
-    """The §11 error envelope with the error's own status: the one place errors become HTTP."""
-    return JSONResponse(error.to_json(), status_code=error.status)
+    """The §11 error envelope with the error's own status: the one place errors become HTTP.
+
+    Messages and details are redacted here too: an error may quote the input it refuses.
+    """
+    body = error.to_json()
+    body["error"]["message"] = redact_text(error.message)
+    body["error"]["details"] = sanitize(error.details)
+    return JSONResponse(body, status_code=error.status)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -140,39 +151,44 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ControlPlaneError)
-    async def _ours(_: Request, exc: ControlPlaneError) -> JSONResponse:
-        return _error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+def _as_error(exc: Exception) -> ControlPlaneError:
+    """Every exception the handlers see, as one of ours."""
+    if isinstance(exc, ControlPlaneError):
+        return exc
+    if isinstance(exc, RequestValidationError):
         details = _validation_details(exc)
         malformed = any(e["reason"].startswith("JSON decode error") for e in details)
         first = details[0] if details else {"field": "", "reason": "invalid"}
-        cls = MalformedJson if malformed else InvalidRequest
-        return _error_response(
-            cls(f"{first['field'] or 'request'}: {first['reason']}", {"errors": details})
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        invalid = MalformedJson if malformed else InvalidRequest
+        return invalid(f"{first['field'] or 'request'}: {first['reason']}", {"errors": details})
+    if isinstance(exc, StarletteHTTPException):
         known: dict[int, type[ControlPlaneError]] = {404: NotFound, 405: MethodNotAllowed}
         cls = known.get(exc.status_code)
         if cls is not None:
-            return JSONResponse(cls(str(exc.detail)).to_json(), status_code=exc.status_code)
-        body = {"error": {"code": "http_error", "message": str(exc.detail), "details": {}}}
-        return JSONResponse(body, status_code=exc.status_code)
+            return cls(str(exc.detail))
+        return _http_error(exc.status_code, str(exc.detail))
+    log.error("database error: %s", exc.__class__.__name__)
+    return Unavailable(
+        "the database is unavailable; nothing was changed", {"cause": exc.__class__.__name__}
+    )
 
-    @app.exception_handler(SQLAlchemyError)
-    async def _db(_: Request, exc: SQLAlchemyError) -> JSONResponse:
-        log.error("database error: %s", exc.__class__.__name__)
-        return _error_response(
-            Unavailable(
-                "the database is unavailable; nothing was changed",
-                {"cause": exc.__class__.__name__},
-            )
-        )
+
+def _http_error(status: int, message: str) -> ControlPlaneError:
+    """An HTTP status our tree has no class for, as an error of that status."""
+    cls: type[ControlPlaneError] = type(
+        "HttpError", (ControlPlaneError,), {"status": status, "code": "http_error"}
+    )
+    return cls(message)
+
+
+def _install_error_handlers(app: FastAPI, refusals: RefusalLog) -> None:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        error = _as_error(exc)
+        await refusals.refused(request, error)
+        return _error_response(error)
+
+    for cls in (ControlPlaneError, RequestValidationError, StarletteHTTPException, SQLAlchemyError):
+        app.add_exception_handler(cls, handle)
 
 
 def _install_ops_routes(app: FastAPI, ctx: AppContext) -> None:
@@ -225,15 +241,25 @@ def create_app(
 ) -> FastAPI:
     """Build the plane: connect and migrate, then mount every router."""
     ctx = build_context(settings, clock=clock, metrics_source=metrics_source, workloads=workloads)
-    executor.recover_interrupted(ctx=ctx)
+    ctx.executor.recover_interrupted()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield  # start-up work ran above (before the first request can arrive)
+        ctx.close()
+
     app = FastAPI(
         title="ML ops control plane",
         version="0.1.0",
         description="Decides AUTO / CONSULT / STOP for every operational action, "
         "explains why, and records it in a hash-chained audit log.",
+        lifespan=lifespan,
     )
     app.state.ctx = ctx
-    _install_error_handlers(app)
+    refusals = RefusalLog(
+        audit=ctx.audit, metrics=ctx.metrics, per_minute=settings.refusal_records_per_minute
+    )
+    _install_error_handlers(app, refusals)
     for router in ROUTERS:
         app.include_router(router)
     app.router.routes[:0] = policy_routes.HOT_ROUTES  # matched before the routers (see there)

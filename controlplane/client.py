@@ -15,11 +15,14 @@ from typing import Any, Literal, cast
 import httpx
 
 from controlplane.client_types import (
+    ActionOut,
+    ActionsOut,
     ApprovalOut,
     AuditPage,
     DecisionOut,
     DecisionSignal,
     DeploymentOut,
+    DriftReportAccepted,
     GateResultOut,
     IdentityOut,
     IncidentOut,
@@ -34,6 +37,7 @@ from controlplane.client_types import (
     SignalOut,
     SignalsOut,
     TokenIssued,
+    TokenOut,
     UnusableReleaseOut,
     VerifyOut,
     VoteOut,
@@ -224,10 +228,10 @@ class ControlPlaneClient:
 
     # -- risk signals and drift --------------------------------------------------------------
 
-    def signals(self, service: str | None = None) -> SignalsOut:
-        """Every signal's current reading."""
-        params = {"service": service} if service else None
-        return cast(SignalsOut, self._request("GET", "/v1/signals", params=params))
+    def signals(self, service: str | None = None, environment: str | None = None) -> SignalsOut:
+        """Every signal's current reading for a service and environment (unset: all)."""
+        params = {k: v for k, v in {"service": service, "environment": environment}.items() if v}
+        return cast(SignalsOut, self._request("GET", "/v1/signals", params=params or None))
 
     def set_signal(
         self,
@@ -237,27 +241,72 @@ class ControlPlaneClient:
         reason: str,
         state: Literal["active", "inactive"] = "active",
         service: str | None = None,
-    ) -> OverrideOut:
-        """Override a signal for `ttl` (45s, 30m, 2h, 1d) with a reason; audited."""
-        body = {"state": state, "ttl": ttl, "reason": reason, "service": service}
+        environment: str | None = None,
+    ) -> OverrideOut | ActionOut:
+        """Raise a signal for `ttl` (45s, 30m, 2h, 1d) with a reason, or ask to suppress it
+        (`inactive`): a suppression waits for humans (an ActionOut, status pending_approval)."""
+        body = {
+            "state": state,
+            "ttl": ttl,
+            "reason": reason,
+            "service": service,
+            "environment": environment,
+        }
         return cast(OverrideOut, self._request("PUT", f"/v1/signals/{name}", json=body))
 
-    def clear_signal(self, name: str, service: str | None = None) -> OverrideCleared:
-        """Remove a live override so the real source speaks again; audited."""
-        params = {"service": service} if service else None
-        return cast(OverrideCleared, self._request("DELETE", f"/v1/signals/{name}", params=params))
+    def clear_signal(
+        self, name: str, service: str | None = None, environment: str | None = None
+    ) -> OverrideCleared | ActionOut:
+        """Clear live overrides (one's own raise, or a suppression: at once; someone else's
+        raise: signal.suppress, which waits for humans)."""
+        params = {k: v for k, v in {"service": service, "environment": environment}.items() if v}
+        return cast(
+            OverrideCleared, self._request("DELETE", f"/v1/signals/{name}", params=params or None)
+        )
 
-    def post_drift_report(self, report: Mapping[str, Any]) -> dict[str, Any]:
-        """Send a service's drift report; drift_severe follows the newest one."""
-        return cast(dict[str, Any], self._request("POST", "/v1/drift-reports", json=dict(report)))
+    def post_drift_report(self, report: Mapping[str, Any]) -> DriftReportAccepted:
+        """Send a drift job's report; drift_severe follows each reporter's newest one."""
+        return cast(
+            DriftReportAccepted, self._request("POST", "/v1/drift-reports", json=dict(report))
+        )
+
+    def reset_drift_baseline(self, service: str, reason: str) -> ActionOut | dict[str, Any]:
+        """Ask that drift reports so far stop counting for a service (drift.baseline.update)."""
+        body = {"service": service, "reason": reason}
+        return cast(dict[str, Any], self._request("POST", "/v1/drift-baselines", json=body))
+
+    # -- governed actions --------------------------------------------------------------------
+
+    def actions(
+        self, kind: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[ActionOut]:
+        """Governed actions (overrides, suppressions, incidents, tokens...), newest first."""
+        filters = {"kind": kind, "status": status, "limit": limit}
+        params = {k: v for k, v in filters.items() if v is not None}
+        return cast(list[ActionOut], self._request("GET", "/v1/actions", params=params)["data"])
+
+    def get_action(self, action_id: str) -> ActionOut:
+        """One governed action with its decision, approval progress and outcome."""
+        return cast(ActionOut, self._request("GET", f"/v1/actions/{action_id}"))
 
     # -- incidents ---------------------------------------------------------------------------
 
     def open_incident(
-        self, severity: str, title: str, service: str | None = None, source: str = "manual"
+        self,
+        severity: str,
+        title: str,
+        service: str | None = None,
+        source: str = "manual",
+        environment: str | None = None,
     ) -> IncidentOut:
-        """Open an incident (P1/P2 turn incident_active on)."""
-        body = {"severity": severity, "title": title, "service": service, "source": source}
+        """Open an incident (P1/P2 turn incident_active on; unset environment: all of them)."""
+        body = {
+            "severity": severity,
+            "title": title,
+            "service": service,
+            "source": source,
+            "environment": environment,
+        }
         return cast(IncidentOut, self._request("POST", "/v1/incidents", json=body))
 
     def incidents(self, status: Literal["open", "resolved"] | None = None) -> list[IncidentOut]:
@@ -266,8 +315,8 @@ class ControlPlaneClient:
         page = self._request("GET", "/v1/incidents", params=params)
         return cast(list[IncidentOut], page["data"])
 
-    def resolve_incident(self, incident_id: str, resolution: str) -> IncidentOut:
-        """Close an incident with what fixed it."""
+    def resolve_incident(self, incident_id: str, resolution: str) -> IncidentOut | ActionOut:
+        """Close an incident with what fixed it (incident.resolve: may wait for a human)."""
         path = f"/v1/incidents/{incident_id}/resolve"
         return cast(IncidentOut, self._request("POST", path, json={"resolution": resolution}))
 
@@ -316,6 +365,20 @@ class ControlPlaneClient:
     def identities(self) -> list[IdentityOut]:
         """Every identity (admin only)."""
         return cast(list[IdentityOut], self._request("GET", "/v1/identities"))
+
+    def tokens(self) -> list[TokenOut]:
+        """Every token, without secrets (admin only)."""
+        return cast(list[TokenOut], self._request("GET", "/v1/tokens"))
+
+    def revoke_token(self, token_id: str, reason: str) -> dict[str, Any]:
+        """Revoke a token at once (admin; token.revoke)."""
+        path = f"/v1/tokens/{token_id}/revoke"
+        return cast(dict[str, Any], self._request("POST", path, json={"reason": reason}))
+
+    def set_identity_disabled(self, name: str, disabled: bool, reason: str) -> dict[str, Any]:
+        """Disable (all its tokens refused at once) or enable an identity (admin)."""
+        path = f"/v1/identities/{name}/{'disable' if disabled else 'enable'}"
+        return cast(dict[str, Any], self._request("POST", path, json={"reason": reason}))
 
     # -- deployments and services ------------------------------------------------------------
 
@@ -424,12 +487,15 @@ class ControlPlaneClient:
 
 
 __all__ = [
+    "ActionOut",
+    "ActionsOut",
     "ApprovalOut",
     "AuditPage",
     "ControlPlaneClient",
     "DecisionOut",
     "DecisionSignal",
     "DeploymentOut",
+    "DriftReportAccepted",
     "GateResultOut",
     "IdentityOut",
     "IncidentOut",
@@ -444,6 +510,7 @@ __all__ = [
     "SignalOut",
     "SignalsOut",
     "TokenIssued",
+    "TokenOut",
     "UnusableReleaseOut",
     "VerifyOut",
     "VoteOut",

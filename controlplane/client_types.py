@@ -52,23 +52,69 @@ class SignalsOut(TypedDict):
 
 
 class OverrideOut(TypedDict):
-    """A manual signal override as stored."""
+    """A raise or an approved suppression of a signal, as stored."""
 
     id: str
     name: str
     state: str
     service: str | None
+    environment: str | None
     reason: str
     set_by: str
+    approved_by: list[str]
     expires_at: str
-    audit_seq: int
+    audit_seq: int | None
 
 
 class OverrideCleared(TypedDict):
     """Which overrides a clear removed."""
 
     cleared: list[str]
-    audit_seq: int
+    audit_seq: int | None
+
+
+class ActionOut(TypedDict):
+    """A governed action: a change of the plane itself, decided, maybe waiting, done once."""
+
+    id: str
+    kind: str
+    status: str
+    mode: str
+    environment: str
+    service: str | None
+    summary: str
+    requested_by: str
+    requested_kind: str
+    approval_id: str | None
+    approvals: int
+    required_approvals: int
+    decision: dict[str, Any]
+    outputs: dict[str, Any]
+    failure_reason: str | None
+    executed_by: str | None
+    audit_seq: int | None
+    created_at: str
+    finished_at: str | None
+    message: str
+
+
+class ActionsOut(TypedDict):
+    """A list of governed actions."""
+
+    data: list[ActionOut]
+    count: int
+
+
+class DriftReportAccepted(TypedDict):
+    """What the plane made of a drift report."""
+
+    id: str
+    service: str
+    reported_by: str
+    severe: bool
+    severe_features: list[str]
+    max_ratio: float
+    audit_seq: int | None
 
 
 class PolicyInfo(TypedDict):
@@ -86,6 +132,7 @@ class IncidentOut(TypedDict):
 
     id: str
     service: str | None
+    environment: str | None
     severity: str
     title: str
     status: str
@@ -129,15 +176,30 @@ class WhoAmI(TypedDict):
 
 
 class TokenIssued(TypedDict):
-    """A new token, shown only this once."""
+    """A new token, shown only this once (it works once `status` is active)."""
 
-    identity_id: str
+    identity_id: str | None
     name: str
     kind: str
     roles: list[str]
     token: str
-    token_id: str
+    token_id: str | None
     expires_at: str | None
+    status: str
+    approval_id: str | None
+    audit_seq: int | None
+
+
+class TokenOut(TypedDict):
+    """A token without its secret."""
+
+    id: str
+    identity: str
+    kind: str
+    prefix: str
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
 
 
 class IdentityOut(TypedDict):

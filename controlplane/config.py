@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 from pathlib import Path
 from typing import Literal
@@ -46,11 +47,28 @@ class Settings(BaseSettings):
     freeze_file: Path | None = None
     health_window_s: float = Field(default=3.0, ge=0, le=600)
     max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    # Comma-separated base64 ed25519 public keys whose signed security audits the plane trusts
+    # for images (local bundles carry the registry's own signed audit).
+    trusted_ci_keys: str = ""
+    # Refused state-changing calls recorded per principal per minute; the rest are counted only.
+    refusal_records_per_minute: int = Field(default=30, ge=0, le=10_000)
 
     @field_validator("on_hours_utc")
     @classmethod
     def _valid_on_hours(cls, value: str) -> str:
         parse_on_hours(value)
+        return value
+
+    @field_validator("trusted_ci_keys")
+    @classmethod
+    def _keys_are_ed25519(cls, value: str) -> str:
+        for key in (k.strip() for k in value.split(",") if k.strip()):
+            try:
+                raw = base64.b64decode(key, validate=True)
+            except ValueError:
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(f"{key[:16]}... is not a base64 ed25519 public key (32 bytes)")
         return value
 
     @field_validator("prometheus_url")
@@ -85,6 +103,11 @@ class Settings(BaseSettings):
     def admin_token_path(self) -> Path:
         """Where the first start leaves the admin token for the local CLI (mode 0600)."""
         return self.state_dir / "admin.token"
+
+    @property
+    def ci_keys(self) -> frozenset[str]:
+        """The trusted CI public keys, as a set."""
+        return frozenset(k.strip() for k in self.trusted_ci_keys.split(",") if k.strip())
 
     @property
     def on_hours(self) -> tuple[int, int]:

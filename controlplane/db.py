@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +108,37 @@ def migrate(engine: Engine) -> None:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 conn.commit()
     log.info("database migrated to head")
+
+
+# ---- change notification: caches are invalidated after a commit, in this one place -----------
+
+_LISTENERS: weakref.WeakKeyDictionary[Engine, dict[str, list[Callable[[], None]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def mark_changed(session: Session, topic: str) -> None:
+    """Say this transaction changed what a cache holds (signals, tokens); told after commit."""
+    session.info.setdefault("changed", set()).add(topic)
+
+
+def on_change(engine: Engine, topic: str, callback: Callable[[], None]) -> None:
+    """Call `callback` after any transaction on `engine` that marked `topic` commits."""
+    _LISTENERS.setdefault(engine, {}).setdefault(topic, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    changed = session.info.pop("changed", None)
+    if not changed:
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    for topic in changed:
+        for callback in _LISTENERS.get(engine, {}).get(topic, ()):
+            callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("changed", None)

@@ -1,4 +1,8 @@
-"""FastAPI dependencies as Annotated aliases, so route signatures read as plain English."""
+"""FastAPI dependencies as Annotated aliases, so route signatures read as plain English.
+
+The app's wiring object (`AppContext`) is read here and nowhere else below the app: a route asks
+for the collaborators it uses (`SessionDep`, `DoorDep`, `ClockDep`...), never for the whole.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +11,65 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from controlplane.audit.recorder import Recorder
+from controlplane.audit.signing import Signer
+from controlplane.clock import Clock
+from controlplane.config import Settings
 from controlplane.context import AppContext
+from controlplane.deploy.executor import Executor
+from controlplane.governance.service import Door
 from controlplane.identity import service as identity
 from controlplane.identity.models import Principal
+from controlplane.policy.service import Decider
+from controlplane.policy.store import PolicyStore
+from controlplane.risk.service import SignalService
+from controlplane.workload.wiring import Workloads
 
 
-async def get_ctx(request: Request) -> AppContext:
-    """The app's context."""
+def context_of(request: Request) -> AppContext:
+    """The wiring of the app serving this request."""
     ctx: AppContext = request.app.state.ctx
     return ctx
 
 
-CtxDep = Annotated[AppContext, Depends(get_ctx)]
-
-
-def get_session(ctx: CtxDep) -> Iterator[Session]:
+def get_session(request: Request) -> Iterator[Session]:
     """A session per request; the route commits, anything else rolls back."""
-    with Session(ctx.engine, expire_on_commit=False) as session:
+    with Session(context_of(request).engine, expire_on_commit=False) as session:
         yield session
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A read-only session that never takes the SQLite write lock."""
+    with Session(context_of(request).read_engine) as session:
+        yield session
+
+
+def _part(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
+    """A dependency returning one collaborator of the app's wiring (async: no thread hop)."""
+
+    async def part(request: Request) -> Any:
+        return getattr(context_of(request), name)
+
+    return part
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def get_read_session(ctx: CtxDep) -> Iterator[Session]:
-    """A read-only session that never takes the SQLite write lock."""
-    with Session(ctx.read_engine) as session:
-        yield session
-
-
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+ClockDep = Annotated[Clock, Depends(_part("clock"))]
+AuditDep = Annotated[Recorder, Depends(_part("audit"))]
+DoorDep = Annotated[Door, Depends(_part("door"))]
+DeciderDep = Annotated[Decider, Depends(_part("decider"))]
+PoliciesDep = Annotated[PolicyStore, Depends(_part("policies"))]
+SignalsDep = Annotated[SignalService, Depends(_part("signals"))]
+SettingsDep = Annotated[Settings, Depends(_part("settings"))]
+SignerDep = Annotated[Signer, Depends(_part("signer"))]
+WorkloadsDep = Annotated[Workloads, Depends(_part("workloads"))]
+EngineDep = Annotated[Engine, Depends(_part("engine"))]
+ExecutorDep = Annotated[Executor, Depends(_part("executor"))]
+ReadEngineDep = Annotated[Engine, Depends(_part("read_engine"))]
 
 
 def _bearer(request: Request) -> str | None:
@@ -48,13 +79,19 @@ def _bearer(request: Request) -> str | None:
 
 
 async def get_principal(request: Request) -> Principal:
-    """Resolve the bearer token (401 when missing or unknown); cached, so usually no I/O."""
-    ctx: AppContext = request.app.state.ctx
+    """Resolve the bearer token (401 when missing, unknown, expired or revoked).
+
+    Cached briefly, so usually no I/O; the cache never outlives a token's expiry and is
+    cleared at once by a revocation or a disabled identity. The principal is kept on the request
+    so a refusal later in the call can be recorded under its name.
+    """
+    ctx = context_of(request)
     token = _bearer(request)
-    cached = ctx.tokens.get(identity.hash_token(token)) if token else None
-    if cached is not None:
-        return cached
-    return await run_in_threadpool(_authenticate, ctx, token)
+    principal = ctx.tokens.get(identity.hash_token(token), ctx.clock.now()) if token else None
+    if principal is None:
+        principal = await run_in_threadpool(_authenticate, ctx, token)
+    request.state.principal = principal
+    return principal
 
 
 def _authenticate(ctx: AppContext, token: str | None) -> Principal:

@@ -3,6 +3,7 @@
 from controlplane.approval import models as approval_models
 from controlplane.audit import models as audit_models
 from controlplane.deploy import models as deploy_models
+from controlplane.governance import models as governance_models
 from controlplane.identity import models as identity_models
 from controlplane.incident import models as incident_models
 from controlplane.risk import models as risk_models
@@ -11,6 +12,7 @@ __all__ = [
     "approval_models",
     "audit_models",
     "deploy_models",
+    "governance_models",
     "identity_models",
     "incident_models",
     "risk_models",

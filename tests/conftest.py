@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from factories import CI_PUBLIC_KEY
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -66,6 +67,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         # A writer thread: starting a writer process per test would add ~1.5 s each.
         # tests/audit/test_writer_process.py covers the process writer (the server default).
         audit_writer="thread",
+        trusted_ci_keys=CI_PUBLIC_KEY,  # audits signed by factories.CI_KEY are trusted
     )
 
 

@@ -1,18 +1,42 @@
-"""Approval requests and votes: one generic queue for deployments and paused playbook steps."""
+"""Approval requests and votes: one queue for every governed change that waits for humans."""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydField
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from controlplane.audit.redact import FreeText
 from controlplane.sqltypes import UTCDateTime
 
-Status = Literal["pending", "approved", "rejected", "expired", "voided", "cancelled"]
+
+class ApprovalStatus(enum.StrEnum):
+    """Where an approval request stands; only `pending` takes votes."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    VOIDED = "voided"  # the mode became stricter than what was approved; a new request waits
+
+
+APPROVAL_TRANSITIONS: Mapping[ApprovalStatus, frozenset[ApprovalStatus]] = {
+    ApprovalStatus.PENDING: frozenset(
+        {
+            ApprovalStatus.APPROVED,
+            ApprovalStatus.REJECTED,
+            ApprovalStatus.EXPIRED,
+            ApprovalStatus.VOIDED,
+        }
+    ),
+    ApprovalStatus.APPROVED: frozenset({ApprovalStatus.VOIDED}),
+}
 
 
 class ApprovalRequest(SQLModel, table=True):
@@ -21,7 +45,7 @@ class ApprovalRequest(SQLModel, table=True):
     __tablename__ = "approval_request"
 
     id: str = Field(primary_key=True, max_length=32)
-    subject_kind: str = Field(max_length=32)  # deployment | playbook_step
+    subject_kind: str = Field(max_length=32)  # deployment | signal.suppress | incident.resolve...
     subject_id: str = Field(max_length=64, index=True)
     operation: str = Field(max_length=128)
     environment: str = Field(max_length=32)
@@ -59,7 +83,9 @@ class ApprovalVote(SQLModel, table=True):
 class VoteIn(BaseModel):
     """An approver's comment (required to reject)."""
 
-    comment: str = PydField(default="", max_length=2000)
+    model_config = ConfigDict(extra="forbid")
+
+    comment: FreeText = PydField(default="", max_length=2000)
 
 
 class VotePublic(BaseModel):

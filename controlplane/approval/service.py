@@ -1,30 +1,40 @@
-"""Approval use cases: open a request, vote (quorum, no self-approval, humans only), close."""
+"""Approval use cases: open a request, check and record votes, close; generic over subject kinds.
+
+The queue stores the request, its votes and its status. What the request is about (a deployment,
+a signal suppression...) is only `subject_kind` and `subject_id` here: the governance door tells
+the subject's domain when a request is approved, rejected or expired.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
 from controlplane.approval import rules
 from controlplane.approval.models import (
+    APPROVAL_TRANSITIONS,
     ApprovalPublic,
     ApprovalRequest,
+    ApprovalStatus,
     ApprovalVote,
     VotePublic,
 )
+from controlplane.audit.recorder import Actor, Recorder
+from controlplane.clock import Clock
 from controlplane.errors import Conflict, InvalidSpec, NotFound
+from controlplane.governance.states import move
 from controlplane.identity.models import Principal
 from controlplane.policy.models import Decision, Mode
+from controlplane.policy.store import PolicyStore
 
-if TYPE_CHECKING:
-    from controlplane.context import AppContext
-
-Outcome = Literal["pending", "approved", "rejected", "expired"]
+Verdict = Literal["approve", "reject"]
+Outcome = Literal["pending", "approved", "rejected"]
 DEFAULT_TTL_S = {"CONSULT": 24 * 3600, "STOP": 3600}
-CLOSE_RESULT = {"rejected": "rejected", "expired": "expired"}  # voided/cancelled: halted
+CLOSE_RESULT = {"rejected": "rejected", "expired": "expired"}  # voided: halted
 
 
 def risk_snapshot(decision: Decision) -> list[dict[str, Any]]:
@@ -38,8 +48,10 @@ def risk_snapshot(decision: Decision) -> list[dict[str, Any]]:
 def open_request(
     *,
     session: Session,
-    ctx: AppContext,
-    requester: Principal,
+    audit: Recorder,
+    clock: Clock,
+    policies: PolicyStore,
+    requester: Actor,
     subject_kind: str,
     subject_id: str,
     decision: Decision,
@@ -47,11 +59,11 @@ def open_request(
     summary: str,
     explanation: dict[str, Any],
 ) -> ApprovalRequest:
-    """Queue a CONSULT/STOP action for humans, with its quorum and expiry from the policy."""
-    policy = ctx.policies.current()
+    """Queue a CONSULT/STOP change for humans, with its quorum and expiry from the policy."""
+    policy = policies.current()
     mode = Mode.parse(decision.final_mode)
     ttl = policy.approvals.ttl_for(mode).total_seconds() if policy else DEFAULT_TTL_S[mode.name]
-    now = ctx.clock.now()
+    now = clock.now()
     req = ApprovalRequest(
         id=uuid.uuid4().hex,
         subject_kind=subject_kind,
@@ -62,7 +74,7 @@ def open_request(
         requester=requester.name,
         requester_kind=requester.kind,
         mode=mode.name,
-        required=max(1, decision.required_approvals),
+        required=max(1, decision.required_approvals),  # fail closed: never zero humans
         summary=summary[:500],
         request_hash=request_hash,
         policy_version=decision.policy_version,
@@ -73,7 +85,7 @@ def open_request(
     )
     session.add(req)
     session.flush()
-    ctx.audit(
+    audit.record(
         session,
         requester,
         operation="approval.request",
@@ -114,25 +126,27 @@ def approvers(*, session: Session, request_id: str) -> list[str]:
     return [v.approver for v in session.exec(query.order_by(col(ApprovalVote.created_at))).all()]
 
 
-def vote(
+def is_expired(req: ApprovalRequest, now: datetime) -> bool:
+    """A pending request past its TTL takes no votes and ends as expired."""
+    return req.status == ApprovalStatus.PENDING and req.expires_at <= now
+
+
+def check_vote(
     *,
     session: Session,
-    ctx: AppContext,
+    policies: PolicyStore,
     principal: Principal,
-    request_id: str,
-    verdict: Literal["approve", "reject"],
+    req: ApprovalRequest,
+    verdict: Verdict,
     comment: str,
-) -> tuple[ApprovalRequest, Outcome]:
-    """Record one human's vote; reaching quorum approves, any rejection ends the request."""
-    req = get_for_update(session=session, request_id=request_id)
-    now = ctx.clock.now()
-    if req.status == "pending" and req.expires_at <= now:
-        close(
-            session=session, ctx=ctx, req=req, status="expired", reason="TTL elapsed", by=principal
-        )
-        return req, "expired"
+) -> None:
+    """The one check every voting path runs first (API, CLI, chat, MCP, dashboard).
+
+    Only pending requests take votes; agents and CI never approve; nobody approves their own
+    request; the approver role is required; one vote per person; a rejection says why.
+    """
     rules.check_open(req.status, req.id)
-    policy = ctx.policies.current()
+    policy = policies.current()
     role = policy.approvals.approver_role if policy else "approver"
     rules.check_voter(principal, requester=req.requester, approver_role=role)
     voted = session.exec(
@@ -149,6 +163,20 @@ def vote(
             "a rejection needs a comment saying why",
             {"field": "comment", "reason": "required when rejecting"},
         )
+
+
+def record_vote(
+    *,
+    session: Session,
+    audit: Recorder,
+    clock: Clock,
+    principal: Principal,
+    req: ApprovalRequest,
+    verdict: Verdict,
+    comment: str,
+) -> Outcome:
+    """Store a checked vote; reaching the quorum approves, any rejection ends the request."""
+    now = clock.now()
     session.add(
         ApprovalVote(
             id=uuid.uuid4().hex,
@@ -161,7 +189,7 @@ def vote(
     )
     session.flush()
     names = approvers(session=session, request_id=req.id)
-    ctx.audit(
+    audit.record(
         session,
         principal,
         operation=f"approval.{verdict}",
@@ -174,57 +202,67 @@ def vote(
         outputs={"approvals": len(names), "required": req.required},
     )
     if verdict == "reject":
-        close(session=session, ctx=ctx, req=req, status="rejected", reason=comment, by=principal)
-        return req, "rejected"
+        close(session=session, audit=audit, clock=clock, req=req, status="rejected", reason=comment)
+        return "rejected"
     if len(names) >= req.required:
-        req.status = "approved"
+        move(req, ApprovalStatus.APPROVED, APPROVAL_TRANSITIONS, f"approval {req.id}")
         req.closed_at = now
         session.add(req)
         session.flush()
-        return req, "approved"
-    return req, "pending"
+        return "approved"
+    return "pending"
 
 
 def close(
     *,
     session: Session,
-    ctx: AppContext,
+    audit: Recorder,
+    clock: Clock,
     req: ApprovalRequest,
-    status: str,
+    status: Literal["rejected", "expired", "voided"],
     reason: str,
-    by: Principal,
+    by: Actor | None = None,
 ) -> None:
-    """End a request (rejected, expired, voided, cancelled) and record why."""
-    req.status = status
-    req.closed_at = ctx.clock.now()
+    """End a request (rejected, expired, voided) and record why."""
+    move(req, ApprovalStatus(status), APPROVAL_TRANSITIONS, f"approval {req.id}")
+    req.closed_at = clock.now()
     req.closed_reason = reason[:500]
     session.add(req)
     session.flush()
-    ctx.audit(
+    audit.record(
         session,
-        by,
+        by or SYSTEM,
         operation=f"approval.{status}",
         result=CLOSE_RESULT.get(status, "halted"),
         environment=req.environment,
         service=req.service,
         final_mode=req.mode,
-        inputs={"approval_id": req.id},
+        inputs={"approval_id": req.id, "subject": f"{req.subject_kind}/{req.subject_id}"},
         outputs={"reason": reason},
     )
 
 
+SYSTEM = Principal("system", "controlplane", "service", frozenset())
+
+
+def votes_of(*, session: Session, ids: Sequence[str]) -> dict[str, list[ApprovalVote]]:
+    """The votes of several requests in one query, in order."""
+    found: dict[str, list[ApprovalVote]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    query = select(ApprovalVote).where(col(ApprovalVote.request_id).in_(list(ids)))
+    for vote in session.exec(query.order_by(col(ApprovalVote.created_at))).all():
+        found[vote.request_id].append(vote)
+    return found
+
+
 def to_public(
-    *, session: Session, req: ApprovalRequest, now: datetime | None = None
+    req: ApprovalRequest, votes: Sequence[ApprovalVote], now: datetime | None = None
 ) -> ApprovalPublic:
     """A request with its votes; a pending request past its TTL shows as expired."""
-    votes = session.exec(
-        select(ApprovalVote)
-        .where(ApprovalVote.request_id == req.id)
-        .order_by(col(ApprovalVote.created_at))
-    ).all()
     status = req.status
-    if status == "pending" and now is not None and req.expires_at <= now:
-        status = "expired"
+    if now is not None and is_expired(req, now):
+        status = ApprovalStatus.EXPIRED.value
     data = req.model_dump()
     data.update(
         status=status,
@@ -234,12 +272,22 @@ def to_public(
     return ApprovalPublic(**data)
 
 
-def list_requests(*, session: Session, ctx: AppContext, status: str | None) -> list[ApprovalPublic]:
+def show(*, session: Session, clock: Clock, request_id: str) -> ApprovalPublic:
+    """One request with its votes."""
+    req = get(session=session, request_id=request_id)
+    votes = votes_of(session=session, ids=[req.id])[req.id]
+    return to_public(req, votes, clock.now())
+
+
+def list_requests(*, session: Session, clock: Clock, status: str | None) -> list[ApprovalPublic]:
     """Requests, oldest first (what waits longest is seen first)."""
     query = select(ApprovalRequest)
-    if status:
+    if status == ApprovalStatus.EXPIRED:
+        query = query.where(col(ApprovalRequest.status).in_(("pending", "expired")))
+    elif status:
         query = query.where(ApprovalRequest.status == status)
     rows = session.exec(query.order_by(col(ApprovalRequest.created_at)).limit(500)).all()
-    now = ctx.clock.now()
-    out = [to_public(session=session, req=r, now=now) for r in rows]
+    votes = votes_of(session=session, ids=[r.id for r in rows])
+    now = clock.now()
+    out = [to_public(r, votes[r.id], now) for r in rows]
     return [a for a in out if status is None or a.status == status]

@@ -8,7 +8,17 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
-RESULTS = ("requested", "success", "failure", "halted", "rejected", "expired", "skipped")
+# `refused`: a state-changing call the plane turned down (who tried, and why not).
+RESULTS = (
+    "requested",
+    "success",
+    "failure",
+    "halted",
+    "rejected",
+    "expired",
+    "skipped",
+    "refused",
+)
 
 
 class AuditRecord(SQLModel, table=True):

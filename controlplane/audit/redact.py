@@ -7,9 +7,10 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import AfterValidator
 
 _SECRET_KEY = re.compile(
     r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|private[_-]?key|credential|authorization"
@@ -148,3 +149,17 @@ def _any_secret_key(data: Any) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return False
+
+
+def _redacted_text(value: str) -> str:
+    return redact_text(value)
+
+
+def _redacted_json(value: Any) -> Any:
+    return sanitize(value)
+
+
+# Input fields of free text and free JSON: secrets are masked on the way in, before anything is
+# stored, hashed, echoed or logged (so no response, record or export can show one).
+FreeText = Annotated[str, AfterValidator(_redacted_text)]
+FreeJson = Annotated[dict[str, Any], AfterValidator(_redacted_json)]

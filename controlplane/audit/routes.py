@@ -13,7 +13,7 @@ from sqlmodel import Session
 from controlplane.audit import service as audit
 from controlplane.audit.chain import canonical_json
 from controlplane.audit.models import RESULTS, AuditPage, VerifyResult
-from controlplane.deps import CtxDep, ReadSessionDep, Viewer
+from controlplane.deps import ReadEngineDep, ReadSessionDep, SignerDep, Viewer
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -50,17 +50,17 @@ def list_audit(
 
 
 @router.get("/verify", response_model=VerifyResult)
-def verify_audit(session: ReadSessionDep, ctx: CtxDep, _: Viewer) -> VerifyResult:
+def verify_audit(session: ReadSessionDep, signer: SignerDep, _: Viewer) -> VerifyResult:
     """Walk the whole chain and the signed checkpoints; say exactly what is broken."""
-    return audit.verify(session=session, signer=ctx.signer)
+    return audit.verify(session=session, signer=signer)
 
 
 @router.get("/export")
-def export_audit(ctx: CtxDep, _: Viewer) -> StreamingResponse:
+def export_audit(engine: ReadEngineDep, _: Viewer) -> StreamingResponse:
     """The whole log as JSONL with the seed's field names (plus seq and hashes)."""
 
     def lines() -> Iterator[bytes]:
-        with Session(ctx.read_engine) as session:
+        with Session(engine) as session:
             for line in audit.iter_lines(session=session):
                 yield (canonical_json(line.model_dump()) + "\n").encode()
 

@@ -1,22 +1,16 @@
-"""Audit use cases: append in the caller's transaction (fail-closed), query, verify, export."""
+"""Audit queries: filter, page, export and verify the chain (writes go through the recorder)."""
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-import orjson
-from sqlalchemy import insert, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select
 from sqlmodel import Session
 
 from controlplane.audit import chain
 from controlplane.audit.models import (
-    RESULTS,
-    Appended,
     AuditCheckpoint,
     AuditHead,
     AuditLine,
@@ -24,155 +18,12 @@ from controlplane.audit.models import (
     AuditRecord,
     VerifyResult,
 )
-from controlplane.audit.redact import sanitize
 from controlplane.audit.signing import Signer, checkpoint_message
-from controlplane.clock import Clock, iso
-from controlplane.errors import AuditUnavailable, InvalidSpec
-
-log = logging.getLogger(__name__)
+from controlplane.clock import iso
 
 _RECORD = AuditRecord.__table__  # type: ignore[attr-defined]
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 _CHECKPOINT = AuditCheckpoint.__table__  # type: ignore[attr-defined]
-COLUMNS: tuple[str, ...] = tuple(c.name for c in _RECORD.columns)
-_JSON_COLUMNS = ("signals", "approvers", "inputs", "outputs")
-_EMPTY: dict[str, Any] = {"signals": [], "approvers": [], "inputs": {}, "outputs": {}}
-# A plain statement: rows reach the driver as they are, with no per-row type processing (the JSON
-# columns are serialized once, in chain_rows); a batch of appends is one executemany.
-_INSERT_RECORD = text(
-    f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})"
-)
-
-
-def make_entry(
-    *,
-    actor: str,
-    actor_kind: str,
-    operation: str,
-    result: str,
-    environment: str | None = None,
-    service: str | None = None,
-    base_mode: str | None = None,
-    final_mode: str | None = None,
-    signals: Sequence[Mapping[str, Any]] = (),
-    decision_id: str | None = None,
-    approvers: Sequence[str] = (),
-    inputs: Mapping[str, Any] | None = None,
-    outputs: Mapping[str, Any] | None = None,
-    policy_version: str | None = None,
-) -> dict[str, Any]:
-    """Validate and redact one entry before it is chained (no I/O, so it can fail early)."""
-    if result not in RESULTS:
-        raise InvalidSpec(f"audit result {result!r} is not one of {', '.join(RESULTS)}")
-    return {
-        "id": uuid.uuid4().hex,
-        "actor": actor,
-        "actor_kind": actor_kind,
-        "operation": operation,
-        "environment": environment,
-        "service": service,
-        "base_mode": base_mode,
-        "final_mode": final_mode,
-        "signals": sanitize(list(signals)),
-        "decision_id": decision_id,
-        "approvers": list(approvers),
-        "result": result,
-        "inputs": sanitize(dict(inputs or {})),
-        "outputs": sanitize(dict(outputs or {})),
-        "policy_version": policy_version,
-    }
-
-
-def chain_rows(
-    entries: Sequence[Mapping[str, Any]], *, seq: int, prev_hash: str, ts: str
-) -> tuple[list[dict[str, Any]], list[Appended]]:
-    """Link entries onto a head (pure): seq, prev_hash, ts and hash, JSON columns as text."""
-    rows, appended = [], []
-    for entry in entries:
-        seq += 1
-        row = {**entry, "seq": seq, "prev_hash": prev_hash, "ts": ts}
-        row["hash"] = prev_hash = chain.record_hash(chain.export_form(row))
-        for column in _JSON_COLUMNS:
-            row[column] = orjson.dumps(row.get(column) or _EMPTY[column]).decode()
-        rows.append(row)
-        appended.append(Appended(seq, prev_hash, ts))
-    return rows, appended
-
-
-def due_checkpoints(appended: Sequence[Appended], every: int) -> list[Appended]:
-    """The records of a batch that get a signed checkpoint (every Nth seq)."""
-    return [a for a in appended if every and a.seq % every == 0]
-
-
-def append(
-    *,
-    session: Session,
-    clock: Clock,
-    entries: Sequence[Mapping[str, Any]],
-    signer: Signer | None = None,
-    checkpoint_every: int = 0,
-) -> list[Appended]:
-    """Chain entries onto the log inside the caller's transaction; raise 503 if we cannot."""
-    if not entries:
-        return []
-    try:
-        conn = session.connection()
-        head = conn.execute(
-            select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
-        ).one()
-        rows, appended = chain_rows(
-            entries, seq=int(head.seq), prev_hash=str(head.hash), ts=iso(clock.now())
-        )
-        conn.execute(_INSERT_RECORD, rows)
-        if signer is not None:
-            for point in due_checkpoints(appended, checkpoint_every):
-                _write_checkpoint(conn, signer, point)
-        last = appended[-1]
-        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=last.seq, hash=last.hash))
-    except SQLAlchemyError as exc:
-        log.error("audit append failed: %s", exc.__class__.__name__)
-        raise write_failed(exc.__class__.__name__) from exc
-    return appended
-
-
-def write_failed(cause: str) -> AuditUnavailable:
-    """The 503 for a record that could not be written: the action it records was not taken."""
-    return AuditUnavailable(
-        "the audit log cannot be written, so the action was not taken", {"cause": cause}
-    )
-
-
-def record(
-    *,
-    session: Session,
-    clock: Clock,
-    entry: Mapping[str, Any],
-    signer: Signer | None = None,
-    checkpoint_every: int = 0,
-) -> Appended:
-    """Append one entry in the caller's transaction (the change and its record commit together)."""
-    return append(
-        session=session,
-        clock=clock,
-        entries=[entry],
-        signer=signer,
-        checkpoint_every=checkpoint_every,
-    )[0]
-
-
-def _write_checkpoint(conn: Any, signer: Signer, point: Appended) -> None:
-    conn.execute(insert(_CHECKPOINT).values(**checkpoint_row(signer, point)))
-
-
-def checkpoint_row(signer: Signer, point: Appended) -> dict[str, Any]:
-    """A signed statement that the chain had this head at this seq."""
-    return {
-        "seq": point.seq,
-        "hash": point.hash,
-        "ts": point.ts,
-        "public_key": signer.public_key,
-        "signature": signer.sign(checkpoint_message(point.seq, point.hash, point.ts)),
-    }
 
 
 def to_line(row: Any) -> AuditLine:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -17,9 +17,13 @@ from controlplane.errors import ControlPlaneError
 
 if TYPE_CHECKING:
     from controlplane.client import ControlPlaneClient
+    from controlplane.client_types import ActionOut
+
+T = TypeVar("T")
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
+EXIT_PENDING = 3  # the change was accepted but waits for human approvals
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ServiceOpt = Annotated[
@@ -50,6 +54,28 @@ def fail(message: str, code: int = EXIT_REFUSED) -> typer.Exit:
     """Print a one-line error to stderr and return the exit to raise."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
+
+
+def settled(out: T | ActionOut, json_out: bool) -> T:
+    """The answer of a governed change that was done; one that waits for humans exits 3."""
+    stop_if_pending(out, json_out)
+    return cast(T, out)
+
+
+def stop_if_pending(out: Any, json_out: bool) -> None:
+    """A governed change that waits for humans: say why and how many, then exit 3."""
+    if not isinstance(out, dict) or out.get("status") != "pending_approval":
+        return
+    if json_out:
+        emit_json(out)
+    else:
+        typer.echo(out.get("message") or f"pending approval {out.get('approval_id')}")
+        typer.echo(
+            f"approval id {out.get('approval_id')}: reviewers run `opsctl approvals list` and "
+            "`opsctl approve <id>`",
+            err=True,
+        )
+    raise typer.Exit(EXIT_PENDING)
 
 
 def emit_json(obj: Any) -> None:

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli._common import JsonOpt, ServiceOpt, emit_json, plane, table
+from controlplane.cli._common import (
+    JsonOpt,
+    ServiceOpt,
+    emit_json,
+    plane,
+    settled,
+    table,
+)
 
 app = typer.Typer(help="Open, list and resolve incidents.", no_args_is_help=True)
 
@@ -33,11 +40,16 @@ def open_incident(
     title: Annotated[str, typer.Argument(help="What is wrong, in one line.")],
     severity: Annotated[Severity, typer.Option("--severity", "-p", help="P1..P4.")],
     service: ServiceOpt = None,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", help="Environment it affects; unset: every environment."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Open an incident; a P1 or P2 makes incident_active active."""
     with plane() as client:
-        out = client.open_incident(severity.value, title, service)
+        out = client.open_incident(severity.value, title, service, environment=env)
+    out = settled(out, json_out)
     if json_out:
         emit_json(out)
         return
@@ -57,10 +69,19 @@ def list_incidents(
         emit_json(out)
         return
     rows = [
-        (i["id"], i["severity"], i["status"], i.get("service"), i["opened_at"][:19], i["title"])
+        (
+            i["id"],
+            i["severity"],
+            i["status"],
+            i.get("service"),
+            i.get("environment"),
+            i["opened_at"][:19],
+            i["title"],
+        )
         for i in out
     ]
-    typer.echo(table(("id", "sev", "status", "service", "opened (utc)", "title"), rows))
+    headers = ("id", "sev", "status", "service", "env", "opened (utc)", "title")
+    typer.echo(table(headers, rows))
 
 
 @app.command("resolve")
@@ -69,9 +90,11 @@ def resolve_incident(
     resolution: Annotated[str, typer.Option("--resolution", "-r", help="What fixed it.")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Resolve an incident with what fixed it."""
+    """Resolve an incident with what fixed it (incident.resolve: a human approves it in
+    production, and whenever an agent or CI would resolve a P1/P2; exit 3 while it waits)."""
     with plane() as client:
         out = client.resolve_incident(incident_id, resolution)
+    out = settled(out, json_out)
     if json_out:
         emit_json(out)
         return

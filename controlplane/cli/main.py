@@ -14,6 +14,7 @@ from controlplane.cli import (
     audit,
     decide,
     deploy,
+    identity,
     incidents,
     policy,
     releases,
@@ -50,6 +51,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(audit.app, name="audit")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(token.app, name="token")
+app.add_typer(identity.app, name="identity")
 
 
 def main() -> None:

@@ -7,11 +7,22 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli._common import JsonOpt, ServiceOpt, emit_json, plane, table
+from controlplane.cli._common import (
+    JsonOpt,
+    ServiceOpt,
+    emit_json,
+    plane,
+    settled,
+    table,
+)
 
 app = typer.Typer(help="Live risk signals and manual overrides.", no_args_is_help=True)
 
 NameArg = Annotated[str, typer.Argument(help="Signal name, e.g. incident_active.")]
+EnvOpt = Annotated[
+    str | None,
+    typer.Option("--env", "-e", help="Environment (dev, staging, production); unset: all of them."),
+]
 
 
 class OverrideState(StrEnum):
@@ -22,10 +33,10 @@ class OverrideState(StrEnum):
 
 
 @app.command("list")
-def list_signals(service: ServiceOpt = None, json_out: JsonOpt = False) -> None:
+def list_signals(service: ServiceOpt = None, env: EnvOpt = None, json_out: JsonOpt = False) -> None:
     """Show every signal with its state, source, time and evidence."""
     with plane() as client:
-        out = client.signals(service)
+        out = client.signals(service, env)
     if json_out:
         emit_json(out)
         return
@@ -44,18 +55,28 @@ def set_signal(
     ttl: Annotated[str, typer.Option("--ttl", help="How long it holds: 45s, 30m, 2h, 1d.")],
     reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the audit log).")],
     state: Annotated[
-        OverrideState, typer.Option("--state", help="State to assert.")
+        OverrideState,
+        typer.Option(
+            "--state",
+            help="active raises it (at once); inactive asks humans to suppress it "
+            "(signal.suppress: CONSULT, STOP in production; agents and CI are refused).",
+        ),
     ] = OverrideState.active,
     service: ServiceOpt = None,
+    env: EnvOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Override a signal for a while (audited); decisions see it at once."""
+    """Raise a signal for a while, or ask to suppress it (audited; exit 3 while it waits)."""
     with plane() as client:
-        out = client.set_signal(name, ttl=ttl, reason=reason, state=state.value, service=service)
+        out = client.set_signal(
+            name, ttl=ttl, reason=reason, state=state.value, service=service, environment=env
+        )
+    out = settled(out, json_out)
     if json_out:
         emit_json(out)
         return
     scope = f" on {out['service']}" if out.get("service") else ""
+    scope += f" in {out['environment']}" if out.get("environment") else ""
     typer.echo(
         f"{out['name']} is {out['state']}{scope} until {out['expires_at']} "
         f"(set by {out['set_by']}: {out['reason']}; audit seq {out['audit_seq']})"
@@ -63,10 +84,14 @@ def set_signal(
 
 
 @app.command("clear")
-def clear_signal(name: NameArg, service: ServiceOpt = None, json_out: JsonOpt = False) -> None:
-    """Remove a signal's live override (audited); its real source speaks again."""
+def clear_signal(
+    name: NameArg, service: ServiceOpt = None, env: EnvOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Clear a signal's live overrides (audited); its real source speaks again. Another
+    identity's raise is cleared only through signal.suppress (exit 3 while it waits)."""
     with plane() as client:
-        out = client.clear_signal(name, service)
+        out = client.clear_signal(name, service, env)
+    out = settled(out, json_out)
     if json_out:
         emit_json(out)
         return

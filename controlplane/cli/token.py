@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli._common import JsonOpt, emit_json, plane, table
+from controlplane.cli._common import EXIT_PENDING, JsonOpt, emit_json, plane, stop_if_pending, table
 
-app = typer.Typer(help="Issue tokens and list identities (admin).", no_args_is_help=True)
+app = typer.Typer(help="Issue, list and revoke API tokens (admin).", no_args_is_help=True)
+ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the audit log).")]
 
 
 class Kind(StrEnum):
@@ -55,18 +56,50 @@ def create(
     typer.echo(
         "shown once; the plane keeps only its sha256. Use it as CONTROLPLANE_TOKEN.", err=True
     )
+    if out.get("status") == "pending_approval":
+        typer.echo(
+            f"it works once approved: approval id {out['approval_id']} "
+            "(token.issue waits for humans)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_PENDING)
 
 
 @app.command("list")
-def list_identities(json_out: JsonOpt = False) -> None:
-    """List identities and their roles (no secrets)."""
+def list_tokens(json_out: JsonOpt = False) -> None:
+    """List tokens: id, prefix, holder, expiry, revocation (never a secret)."""
     with plane() as client:
-        out = client.identities()
+        out = client.tokens()
     if json_out:
         emit_json(out)
         return
     rows = [
-        (i["name"], i["kind"], ", ".join(i["roles"]), i["created_at"][:19], i["disabled"])
-        for i in out
+        (
+            t["id"],
+            t["prefix"] + "...",
+            t["identity"],
+            t["kind"],
+            t["created_at"][:19],
+            (t.get("expires_at") or "")[:19],
+            (t.get("revoked_at") or "")[:19],
+        )
+        for t in out
     ]
-    typer.echo(table(("name", "kind", "roles", "created (utc)", "disabled"), rows))
+    headers = ("id", "prefix", "identity", "kind", "created (utc)", "expires", "revoked")
+    typer.echo(table(headers, rows))
+
+
+@app.command("revoke")
+def revoke(
+    token_id: Annotated[str, typer.Argument(help="Token id (see `opsctl token list`).")],
+    reason: ReasonOpt,
+    json_out: JsonOpt = False,
+) -> None:
+    """Revoke a token: refused at once, on every replica (audited)."""
+    with plane() as client:
+        out = client.revoke_token(token_id, reason)
+    stop_if_pending(out, json_out)
+    if json_out:
+        emit_json(out)
+        return
+    typer.echo(f"revoked token {out['id']} at {out['revoked_at']} (audit seq {out['audit_seq']})")

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from controlplane.handoff.models import DeploymentRequest
+from controlplane.handoff.models import DeploymentRequest, SecurityAuditResult
 from controlplane.handoff.release import Release
 from controlplane.policy.models import Decision, Environment
 
@@ -85,6 +85,19 @@ class FreezeWindow:
 
 
 @dataclass(frozen=True)
+class AuditTrust:
+    """Whether the plane can vouch for the request's security audit, and the audit it trusts.
+
+    Local bundles: the release registry's own signed audit. Images: an audit signed by a CI key
+    the plane is configured to trust. `audit` is the one the security gate judges.
+    """
+
+    trusted: bool
+    reason: str
+    audit: SecurityAuditResult | None = None
+
+
+@dataclass(frozen=True)
 class GateContext:
     """Everything the gates judge: the request, the time, the facts the caller looked up."""
 
@@ -95,6 +108,7 @@ class GateContext:
     soak: Mapping[Environment, timedelta] = field(default_factory=lambda: dict(DEFAULT_SOAK))
     freeze_windows: Sequence[FreezeWindow] = ()
     operation: str = "deploy"
+    audit_trust: AuditTrust | None = None  # None: nobody vouched (refused outside dev)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:

@@ -190,9 +190,27 @@ def release_tag(ctx: GateContext) -> Verdict:
     return ok(f"release tag {tag}", tag=tag)
 
 
+def audit_trusted(ctx: GateContext) -> Verdict:
+    """Prevents a client-edited or unsigned audit from vouching for a release outside dev."""
+    if ctx.request.environment is Environment.DEV:
+        return ok("no security audit required in dev")
+    trust = ctx.audit_trust
+    if trust is None:
+        return deny("the plane cannot verify this security audit (no trusted source)")
+    if not trust.trusted:
+        return deny(trust.reason)
+    return ok(trust.reason)
+
+
 def security_audit(ctx: GateContext) -> Verdict:
-    """Prevents an unaudited, failed or someone else's audit from covering staging or production."""
-    req, audit = ctx.request, ctx.request.security_audit
+    """Prevents an unaudited, failed or someone else's audit from covering staging or production.
+
+    It judges the audit the plane trusts (the registry's own, or a CI-signed one), not the
+    request's copy when they differ (audit_trusted refuses that).
+    """
+    req = ctx.request
+    trusted = ctx.audit_trust.audit if ctx.audit_trust and ctx.audit_trust.trusted else None
+    audit = trusted or req.security_audit
     if req.environment is Environment.DEV:
         return ok("no security audit required in dev")
     if audit is None:
@@ -255,6 +273,7 @@ GATES: tuple[Gate, ...] = (
     promotion_chain,
     soak_time,
     release_tag,
+    audit_trusted,
     security_audit,
     freeze_window,
     policy_decision,

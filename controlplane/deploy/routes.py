@@ -9,11 +9,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from controlplane.adapters.base import Target
-from controlplane.deploy import executor
 from controlplane.deploy import service as deployments
 from controlplane.deploy.facts import KNOWN_SERVICES
 from controlplane.deploy.models import DeploymentPublic, DeploymentsPublic, ServiceStatus
-from controlplane.deps import CtxDep, Operator, ReadSessionDep, SessionDep, Viewer
+from controlplane.deploy.states import DeploymentStatus
+from controlplane.deps import (
+    DoorDep,
+    ExecutorDep,
+    Operator,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    Viewer,
+    WorkloadsDep,
+)
 from controlplane.errors import GatesRefused
 from controlplane.handoff.models import DeploymentRequest
 
@@ -26,14 +35,26 @@ router = APIRouter(prefix="/v1", tags=["deployments"])
     responses={202: {"model": DeploymentPublic}, 409: {"description": "gates refused"}},
 )
 async def create_deployment(
-    body: DeploymentRequest, session: SessionDep, ctx: CtxDep, principal: Operator
+    body: DeploymentRequest,
+    session: SessionDep,
+    door: DoorDep,
+    workloads: WorkloadsDep,
+    settings: SettingsDep,
+    executor: ExecutorDep,
+    principal: Operator,
 ) -> Any:
     """Gate a deployment: AUTO runs now (200), CONSULT/STOP wait for approvals (202), else 409."""
     dep = await run_in_threadpool(
-        deployments.request_deployment, session=session, ctx=ctx, principal=principal, request=body
+        deployments.request_deployment,
+        session=session,
+        door=door,
+        workloads=workloads,
+        settings=settings,
+        principal=principal,
+        request=body,
     )
     await run_in_threadpool(session.commit)
-    if dep.status == "blocked":
+    if dep.status == DeploymentStatus.BLOCKED:
         failed = [g for g in dep.gates if not g["passed"]]
         retry = [g["details"]["retry_after"] for g in failed if "retry_after" in g["details"]]
         raise GatesRefused(
@@ -44,12 +65,10 @@ async def create_deployment(
                 "retry_after": max(retry, default=None),
             },
         )
-    if dep.status == "approved":
-        dep = await run_in_threadpool(
-            executor.execute, ctx=ctx, deployment_id=dep.id, actor=principal
-        )
-    out = await run_in_threadpool(deployments.to_public, session=session, dep=dep)
-    status = 202 if dep.status == "pending_approval" else 200
+    if dep.status == DeploymentStatus.APPROVED:
+        dep = await run_in_threadpool(executor.execute, deployment_id=dep.id, actor=principal)
+    out = await run_in_threadpool(deployments.show, session=session, dep=dep)
+    status = 202 if dep.status == DeploymentStatus.PENDING_APPROVAL else 200
     return JSONResponse(out.model_dump(mode="json"), status_code=status)
 
 
@@ -66,7 +85,7 @@ def list_deployments(
     rows = deployments.list_deployments(
         session=session, service=service, environment=environment, status=status, limit=limit
     )
-    data = [deployments.to_public(session=session, dep=d) for d in rows]
+    data = deployments.show_many(session=session, deps=rows)
     return DeploymentsPublic(data=data, count=len(data))
 
 
@@ -74,17 +93,19 @@ def list_deployments(
 def get_deployment(deployment_id: str, session: ReadSessionDep, _: Viewer) -> DeploymentPublic:
     """One deployment with its decision, gates, approvals and health."""
     dep = deployments.get(session=session, deployment_id=deployment_id)
-    return deployments.to_public(session=session, dep=dep)
+    return deployments.show(session=session, dep=dep)
 
 
 @router.get("/services", response_model=list[ServiceStatus])
-def list_services(session: ReadSessionDep, ctx: CtxDep, _: Viewer) -> list[ServiceStatus]:
+def list_services(
+    session: ReadSessionDep, workloads: WorkloadsDep, _: Viewer
+) -> list[ServiceStatus]:
     """Per service and environment: the live release, health, since when, where."""
     out = []
     for service in KNOWN_SERVICES:
         for env in ("dev", "staging", "production"):
             live = deployments.live(session=session, service=service, environment=env)
-            status = ctx.workloads.status(Target(service, env))
+            status = workloads.backend.status(Target(service, env))
             out.append(
                 ServiceStatus(
                     service=service,

@@ -1,55 +1,58 @@
-"""Deployment use cases: gate a request, queue it for approval or run it, answer queries."""
+"""Deployment use cases: gate a request, queue it for approval or mark it ready, answer queries."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from controlplane.approval import service as approvals
-from controlplane.audit.chain import canonical_json
-from controlplane.deploy import gates
-from controlplane.deploy.facts import KNOWN_SERVICES, GateContext, ReleaseFact
+from controlplane.audit.recorder import Actor
+from controlplane.clock import Clock
+from controlplane.config import Settings
+from controlplane.deploy import gates, states
+from controlplane.deploy.facts import KNOWN_SERVICES, AuditTrust, GateContext, ReleaseFact
 from controlplane.deploy.freeze import load_freezes
 from controlplane.deploy.models import Deployment, DeploymentPublic
+from controlplane.deploy.states import DeploymentStatus
 from controlplane.errors import InvalidSpec, NotFound
+from controlplane.governance.kinds import Requester
+from controlplane.governance.service import Door, decision_fields, request_hash
 from controlplane.handoff.models import DeploymentRequest
 from controlplane.handoff.release import Release
 from controlplane.identity.models import Principal
-from controlplane.policy import service as decisions
 from controlplane.policy.models import Decision, DecisionInput, Environment
+from controlplane.policy.service import Decider
+from controlplane.workload.wiring import Workloads
 
-if TYPE_CHECKING:
-    from controlplane.context import AppContext
-
-
-def request_hash(request: DeploymentRequest) -> str:
-    """sha256 of the exact request: approvals are bound to it."""
-    return hashlib.sha256(canonical_json(request.model_dump(mode="json")).encode()).hexdigest()
+SUBJECT = "deployment"  # the approval subject kind of deployments
 
 
-def evaluate(ctx: AppContext, principal: Principal, request: DeploymentRequest) -> Decision:
+def evaluate(decider: Decider, requester: Actor, request: DeploymentRequest) -> Decision:
     """The policy decision for deploying this request now (live signals)."""
     inp = DecisionInput(
         operation="deploy",
         environment=request.environment,
         service=request.service,
-        actor=principal.name,
-        actor_kind=principal.kind,
+        actor=requester.name,
+        actor_kind=requester.kind,
         context={"release": str(request.release), "release_tag": request.release_tag},
     )
-    return decisions.evaluate(ctx=ctx, inp=inp)
+    return decider.decide(inp)
 
 
-def release_facts(*, session: Session, service: str) -> list[ReleaseFact]:
-    """What the gates need to know about this service's past deployments."""
+def release_facts(
+    *, session: Session, service: str, release: str, environment: Environment
+) -> list[ReleaseFact]:
+    """What the gates need: this release's finished runs in the environment before this one."""
     rows = session.exec(
         select(Deployment).where(
             Deployment.service == service,
-            col(Deployment.status).in_(("succeeded", "failed", "rolled_back")),
+            Deployment.release == release,
+            Deployment.environment == environment.value,
+            col(Deployment.status).in_([s.value for s in states.FINISHED]),
         )
     ).all()
     return [
@@ -67,26 +70,50 @@ def release_facts(*, session: Session, service: str) -> list[ReleaseFact]:
 
 
 def _gate_context(
-    ctx: AppContext, session: Session, request: DeploymentRequest, decision: Decision
+    *,
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    request: DeploymentRequest,
+    decision: Decision,
+    trust: AuditTrust,
 ) -> GateContext:
-    settings = ctx.settings
-    now = ctx.clock.now()
+    now = clock.now()
+    before = {Environment.STAGING: Environment.DEV, Environment.PRODUCTION: Environment.STAGING}
+    previous = before.get(request.environment)
+    history = (
+        release_facts(
+            session=session,
+            service=request.service,
+            release=str(request.release),
+            environment=previous,
+        )
+        if previous
+        else []
+    )
     return GateContext(
         request=request,
         now=now,
         freeze_windows=load_freezes(settings.freeze_file, now),
         decision=decision,
-        history=release_facts(session=session, service=request.service),
+        history=history,
         soak={
             Environment.DEV: timedelta(0),
             Environment.STAGING: timedelta(minutes=settings.soak_staging_minutes),
             Environment.PRODUCTION: timedelta(minutes=settings.soak_production_minutes),
         },
+        audit_trust=trust,
     )
 
 
 def request_deployment(
-    *, session: Session, ctx: AppContext, principal: Principal, request: DeploymentRequest
+    *,
+    session: Session,
+    door: Door,
+    workloads: Workloads,
+    settings: Settings,
+    principal: Principal,
+    request: DeploymentRequest,
 ) -> Deployment:
     """Gate a deployment request: refuse it, queue it for approval, or mark it ready to run."""
     if request.service not in KNOWN_SERVICES:
@@ -94,10 +121,20 @@ def request_deployment(
             f"unknown service {request.service!r}",
             {"field": "service", "reason": f"expected one of {', '.join(KNOWN_SERVICES)}"},
         )
-    ctx.check_release(str(request.release))
-    decision = evaluate(ctx, principal, request)
-    report = gates.evaluate(_gate_context(ctx, session, request, decision))
-    status = {"refused": "blocked", "approval_required": "pending_approval", "execute": "approved"}
+    trust = workloads.releases.inspect(
+        str(request.release), request.service, request.security_audit
+    )
+    decision = evaluate(door.decider, principal, request)
+    context = _gate_context(
+        session=session,
+        clock=door.clock,
+        settings=settings,
+        request=request,
+        decision=decision,
+        trust=trust,
+    )
+    report = gates.evaluate(context)
+    stored = request.model_dump(mode="json")
     dep = Deployment(
         id=uuid.uuid4().hex,
         service=request.service,
@@ -106,69 +143,76 @@ def request_deployment(
         release_tag=request.release_tag,
         commit_sha=request.commit_sha,
         commit_time=request.commit_time,
-        request=request.model_dump(mode="json"),
-        request_hash=request_hash(request),
+        request=stored,
+        request_hash=request_hash(stored),
         requested_by=principal.name,
         requested_kind=principal.kind,
-        status=status[report.outcome],
+        status=states.initial(report.outcome).value,
         mode=decision.final_mode,
         decision_id=decision.decision_id,
         decision=decision.model_dump(mode="json"),
         gates=[r.model_dump(mode="json") for r in report.results],
-        created_at=ctx.clock.now(),
+        created_at=door.clock.now(),
     )
     session.add(dep)
     session.flush()
-    ctx.audit(
+    door.audit.record(
         session,
         principal,
         operation="deploy",
         result="rejected" if report.outcome == "refused" else "requested",
-        environment=dep.environment,
-        service=dep.service,
-        base_mode=decision.base_mode,
-        final_mode=decision.final_mode,
-        signals=[s.model_dump(mode="json") for s in decision.signals],
-        decision_id=decision.decision_id,
         inputs={"deployment_id": dep.id, "release": dep.release, "release_tag": dep.release_tag},
         outputs={"outcome": report.outcome, "failed_gates": report.reasons()},
+        **decision_fields(decision),
     )
     if report.outcome == "approval_required":
-        queue_for_approval(
-            session=session, ctx=ctx, principal=principal, dep=dep, decision=decision
+        approval = door.open_approval(
+            session=session,
+            requester=principal,
+            subject_kind=SUBJECT,
+            subject_id=dep.id,
+            decision=decision,
+            request_hash=dep.request_hash,
+            summary=summary(dep),
+            explanation=explanation(session, dep, decision),
         )
+        dep.approval_id = approval.id
+        session.add(dep)
+        session.flush()
     return dep
 
 
-def queue_for_approval(
-    *, session: Session, ctx: AppContext, principal: Principal, dep: Deployment, decision: Decision
-) -> None:
-    """Open an approval bound to this request, policy version and risk snapshot."""
-    req = approvals.open_request(
-        session=session,
-        ctx=ctx,
-        requester=principal,
-        subject_kind="deployment",
-        subject_id=dep.id,
-        decision=decision,
-        request_hash=dep.request_hash,
-        summary=f"deploy {dep.release} to {dep.service}/{dep.environment}",
-        explanation={
-            "reasons": decision.reasons,
-            "counterfactual": decision.counterfactual,
-            "gates": dep.gates,
-            "release": dep.release,
-            "replaces": live_release(session=session, service=dep.service, env=dep.environment),
-            "request_reason": dep.request.get("reason"),
-            "changes": dep.request.get("changes", []),
-            "commit_sha": dep.commit_sha,
-        },
-    )
-    dep.approval_id = req.id
-    dep.status = "pending_approval"
+def summary(dep: Deployment) -> str:
+    """One line for reviewers."""
+    return f"deploy {dep.release} to {dep.service}/{dep.environment}"
+
+
+def explanation(session: Session, dep: Deployment, decision: Decision) -> dict[str, Any]:
+    """What a reviewer sees next to the approval: why, the gates, what is replaced."""
+    return {
+        "reasons": decision.reasons,
+        "counterfactual": decision.counterfactual,
+        "gates": dep.gates,
+        "release": dep.release,
+        "replaces": live_release(session=session, service=dep.service, env=dep.environment),
+        "request_reason": dep.request.get("reason"),
+        "changes": dep.request.get("changes", []),
+        "commit_sha": dep.commit_sha,
+    }
+
+
+def requester_of(dep: Deployment) -> Requester:
+    """Who asked for a deployment."""
+    return Requester(dep.requested_by, dep.requested_kind)
+
+
+def wait_again(dep: Deployment, decision: Decision, approval_id: str) -> None:
+    """Approvals were voided by a stricter mode: the deployment waits for the new request."""
+    states.move(dep, DeploymentStatus.PENDING_APPROVAL)
+    dep.approval_id = approval_id
     dep.mode = decision.final_mode
-    session.add(dep)
-    session.flush()
+    dep.decision = decision.model_dump(mode="json")
+    dep.decision_id = decision.decision_id
 
 
 def get(*, session: Session, deployment_id: str) -> Deployment:
@@ -179,32 +223,49 @@ def get(*, session: Session, deployment_id: str) -> Deployment:
     return dep
 
 
-def to_public(*, session: Session, dep: Deployment) -> DeploymentPublic:
+def to_public(dep: Deployment, approvals_: int) -> DeploymentPublic:
     """A deployment with its approval progress and a one-line message for people."""
     data: dict[str, Any] = dep.model_dump()
-    if dep.approval_id:
-        names = approvals.approvers(session=session, request_id=dep.approval_id)
-        data["approvals"] = len(names)
+    data["approvals"] = approvals_
     data["required_approvals"] = int(dep.decision.get("required_approvals", 0))
-    data["message"] = message(dep, data.get("approvals", 0), data["required_approvals"])
+    data["message"] = message(dep, approvals_, data["required_approvals"])
     return DeploymentPublic(**data)
+
+
+def show(*, session: Session, dep: Deployment) -> DeploymentPublic:
+    """One deployment as the API shows it."""
+    count = (
+        len(approvals.approvers(session=session, request_id=dep.approval_id))
+        if (dep.approval_id)
+        else 0
+    )
+    return to_public(dep, count)
+
+
+def show_many(*, session: Session, deps: list[Deployment]) -> list[DeploymentPublic]:
+    """Several deployments with their approval counts, in one votes query."""
+    votes = approvals.votes_of(session=session, ids=[d.approval_id for d in deps if d.approval_id])
+    return [
+        to_public(d, sum(v.verdict == "approve" for v in votes.get(d.approval_id or "", [])))
+        for d in deps
+    ]
 
 
 def message(dep: Deployment, approvals_: int, required: int) -> str:
     """What a person or agent should read first."""
-    if dep.status == "pending_approval":
+    if dep.status == DeploymentStatus.PENDING_APPROVAL:
         reasons = [r for r in dep.decision.get("reasons", []) if "disabled" not in r]
         why = "; ".join(reasons) or dep.decision.get("counterfactual", "")
         return (
             f"{dep.mode}: pending approval {approvals_} of {required}, approval id "
             f"{dep.approval_id}" + (f", because {why}" if why else "")
         )
-    if dep.status == "blocked":
+    if dep.status == DeploymentStatus.BLOCKED:
         failed = [f"{g['name']}: {g['reason']}" for g in dep.gates if not g["passed"]]
         return "refused: " + "; ".join(failed)
-    if dep.status == "succeeded":
+    if dep.status == DeploymentStatus.SUCCEEDED:
         return f"{dep.release} is live and healthy in {dep.environment}"
-    if dep.status in ("failed", "rolled_back"):
+    if dep.status in (DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK):
         return f"{dep.status}: {dep.failure_reason or ''}".strip()
     return dep.status
 
@@ -242,7 +303,7 @@ def live(*, session: Session, service: str, environment: str) -> Deployment | No
         .where(
             Deployment.service == service,
             Deployment.environment == environment,
-            Deployment.status == "succeeded",
+            Deployment.status == DeploymentStatus.SUCCEEDED.value,
             col(Deployment.healthy_until).is_(None),
         )
         .order_by(col(Deployment.finished_at).desc())

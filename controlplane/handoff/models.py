@@ -11,8 +11,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from controlplane.audit.redact import FreeText
 from controlplane.handoff.invariants import (
     COMMIT_PATTERN,
     SERVICE_PATTERN,
@@ -76,6 +77,15 @@ def _passed_matches_checks(a: SecurityAuditResult) -> str | None:
     return "passed=false but all six checks passed"
 
 
+class AuditSignature(BaseModel):
+    """CI's ed25519 signature over the audit (see handoff/attest.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(min_length=40, max_length=64, description="base64 raw ed25519 public key")
+    value: str = Field(min_length=80, max_length=100, description="base64 signature")
+
+
 class SecurityAuditResult(Handoff):
     """Auditor -> deployer: signature, SBOM, findings and least privilege for one release."""
 
@@ -90,6 +100,9 @@ class SecurityAuditResult(Handoff):
     passed: bool
     findings: tuple[str, ...] = ()
     created_at: AwareDatetime = Field(default_factory=_now)
+    signature: AuditSignature | None = Field(
+        default=None, description="CI's signature; images need one by a key the plane trusts"
+    )
 
     invariants = (
         Invariant("release_pinned", _audit_pinned),
@@ -175,7 +188,7 @@ class DeploymentRequest(Handoff):
     commit_sha: str | None = None
     commit_time: AwareDatetime | None = Field(default=None, description="for DORA lead time")
     security_audit: SecurityAuditResult | None = None
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: FreeText | None = Field(default=None, max_length=2000)
     changes: tuple[str, ...] = Field(default=(), max_length=1000, description="commit shas")
 
     invariants = (

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydField
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from controlplane.audit.redact import FreeText
 from controlplane.sqltypes import UTCDateTime
 
 Kind = Literal["human", "agent", "ci", "service"]
@@ -71,6 +72,8 @@ def _viewer_only() -> list[Role]:
 class TokenCreate(BaseModel):
     """Ask for a new identity (or a new token for an existing one)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     name: str = PydField(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9@._:-]+$")
     kind: Kind = "human"
     roles: list[Role] = PydField(default_factory=_viewer_only, min_length=1)
@@ -78,15 +81,38 @@ class TokenCreate(BaseModel):
 
 
 class TokenIssued(BaseModel):
-    """The only time a token is shown in clear."""
+    """The only time a token is shown in clear (it works once `status` is active)."""
 
-    identity_id: str
+    identity_id: str | None
     name: str
     kind: str
     roles: list[str]
     token: str
-    token_id: str
+    token_id: str | None
     expires_at: datetime | None
+    status: str = "active"  # or pending_approval: it works once approved (approval_id)
+    approval_id: str | None = None
+    audit_seq: int | None = None
+
+
+class TokenPublic(BaseModel):
+    """A token without its secret: who holds it, since when, until when, revoked or not."""
+
+    id: str
+    identity: str
+    kind: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class Revoke(BaseModel):
+    """Why a token is revoked or an identity disabled (kept in the audit log)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: FreeText = PydField(min_length=3, max_length=500)
 
 
 class IdentityPublic(BaseModel):

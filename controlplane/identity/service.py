@@ -1,4 +1,9 @@
-"""Identity use cases: issue tokens (hashed), resolve bearer tokens, bootstrap the admin."""
+"""Identity use cases: mint and store tokens (hashed), resolve bearer tokens, revoke, disable.
+
+Issuing, revoking, disabling and enabling are governed actions (kinds.py); this module holds what
+they do. A token is minted before it is decided, so its secret is shown to the caller once and
+only its sha256 is ever stored, even when the issue waits for approval.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,25 @@ import secrets
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from controlplane import db
 from controlplane.clock import Clock
-from controlplane.errors import Conflict, Forbidden, Unauthenticated
-from controlplane.identity.models import ApiToken, Identity, Principal, TokenCreate, TokenIssued
+from controlplane.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from controlplane.identity.models import (
+    ApiToken,
+    Identity,
+    Principal,
+    TokenCreate,
+    TokenPublic,
+)
 
 TOKEN_PREFIX = "cpt_"
+TOKENS = "tokens"  # the change topic that clears cached principals after commit
 
 
 def hash_token(token: str) -> str:
@@ -26,74 +39,161 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(*, session: Session, clock: Clock, request: TokenCreate) -> TokenIssued:
-    """Create the identity if new (kind and roles must match if it exists) and a token for it."""
+def mint() -> str:
+    """A new random bearer token (shown once, never stored)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def check_issue(*, session: Session, request: TokenCreate) -> None:
+    """An existing identity gets more tokens only for the same kind and roles."""
     identity = session.exec(select(Identity).where(Identity.name == request.name)).first()
+    if identity is not None and (
+        identity.kind != request.kind or sorted(identity.roles) != sorted(set(request.roles))
+    ):
+        raise Conflict(
+            f"identity {request.name!r} exists with kind {identity.kind} and roles "
+            f"{', '.join(identity.roles)}; ask for the same kind and roles to add a token",
+            {"name": request.name},
+        )
+
+
+def store_token(
+    *, session: Session, clock: Clock, request: TokenCreate, token_sha256: str, prefix: str
+) -> tuple[Identity, ApiToken]:
+    """Create the identity if new and store a token by its hash."""
+    check_issue(session=session, request=request)
+    identity = session.exec(select(Identity).where(Identity.name == request.name)).first()
+    now = clock.now()
     if identity is None:
         identity = Identity(
             id=uuid.uuid4().hex,
             name=request.name,
             kind=request.kind,
             roles=sorted(set(request.roles)),
-            created_at=clock.now(),
+            created_at=now,
         )
         session.add(identity)
         session.flush()
-    elif identity.kind != request.kind or sorted(identity.roles) != sorted(set(request.roles)):
-        raise Conflict(
-            f"identity {request.name!r} exists with kind {identity.kind} and roles "
-            f"{', '.join(identity.roles)}; ask for the same kind and roles to add a token",
-            {"name": request.name},
-        )
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    expires = clock.now() + timedelta(hours=request.ttl_hours) if request.ttl_hours else None
     row = ApiToken(
         id=uuid.uuid4().hex,
         identity_id=identity.id,
-        token_hash=hash_token(token),
-        prefix=token[:10],
-        created_at=clock.now(),
-        expires_at=expires,
+        token_hash=token_sha256,
+        prefix=prefix,
+        created_at=now,
+        expires_at=now + timedelta(hours=request.ttl_hours) if request.ttl_hours else None,
     )
     session.add(row)
     session.flush()
-    return TokenIssued(
-        identity_id=identity.id,
-        name=identity.name,
-        kind=identity.kind,
-        roles=list(identity.roles),
-        token=token,
-        token_id=row.id,
-        expires_at=expires,
-    )
+    return identity, row
+
+
+def revoke(*, session: Session, clock: Clock, token_id: str) -> ApiToken:
+    """Revoke a token at once (cached principals are dropped when this commits)."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"token {token_id} not found")
+    if row.revoked_at is not None:
+        raise Conflict(f"token {token_id} is already revoked", {"revoked_at": str(row.revoked_at)})
+    row.revoked_at = clock.now()
+    session.add(row)
+    session.flush()
+    _changed(session)
+    return row
+
+
+def set_disabled(*, session: Session, name: str, disabled: bool) -> Identity:
+    """Disable (every token refused at once) or enable an identity."""
+    identity = get_identity(session=session, name=name)
+    if identity.disabled == disabled:
+        state = "disabled" if disabled else "enabled"
+        raise Conflict(f"identity {name} is already {state}")
+    identity.disabled = disabled
+    session.add(identity)
+    session.flush()
+    _changed(session)
+    return identity
+
+
+def _changed(session: Session) -> None:
+    """Tell every replica's token cache (after commit here; by NOTIFY on PostgreSQL)."""
+    db.mark_changed(session, TOKENS)
+    if session.get_bind().dialect.name == "postgresql":
+        from controlplane.identity.revocations import notify
+
+        notify(session)
+
+
+def get_identity(*, session: Session, name: str) -> Identity:
+    """One identity by name, or 404."""
+    identity = session.exec(select(Identity).where(Identity.name == name)).first()
+    if identity is None:
+        raise NotFound(f"identity {name} not found")
+    return identity
+
+
+def list_tokens(*, session: Session) -> list[TokenPublic]:
+    """Every token with its identity (never a secret)."""
+    rows = session.exec(
+        select(ApiToken, Identity)
+        .join(Identity, col(Identity.id) == col(ApiToken.identity_id))
+        .order_by(col(ApiToken.created_at))
+    ).all()
+    return [
+        TokenPublic(
+            id=token.id,
+            identity=who.name,
+            kind=who.kind,
+            prefix=token.prefix,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
+        )
+        for token, who in rows
+    ]
 
 
 class TokenCache:
-    """Resolved tokens for a few seconds, so auth is not a query per request."""
+    """Resolved tokens for a few seconds, so auth is not a query per request.
+
+    An entry never outlives its token's expiry (checked against the plane's clock on every hit),
+    and `clear` (a revocation, a disabled identity, here or on another replica) drops all.
+    `disable` turns caching off while revocations from other replicas cannot be heard.
+    """
 
     def __init__(self, ttl_s: float = 5.0) -> None:
         self._ttl = ttl_s
         self._lock = threading.Lock()
-        self._items: dict[str, tuple[float, Principal]] = {}
+        self._items: dict[str, tuple[float, datetime | None, Principal]] = {}
+        self._enabled = True
 
-    def get(self, token_hash: str) -> Principal | None:
-        """A cached principal, if still fresh."""
+    def get(self, token_hash: str, now: datetime) -> Principal | None:
+        """A cached principal, if still fresh and its token not expired at `now`."""
         with self._lock:
             hit = self._items.get(token_hash)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        return None
+        if hit is None or hit[0] <= time.monotonic():
+            return None
+        if hit[1] is not None and hit[1] <= now:
+            return None
+        return hit[2]
 
-    def put(self, token_hash: str, principal: Principal) -> None:
-        """Remember a resolved token."""
+    def put(self, token_hash: str, principal: Principal, expires_at: datetime | None) -> None:
+        """Remember a resolved token (not while disabled)."""
         with self._lock:
+            if not self._enabled:
+                return
             if len(self._items) > 10_000:
                 self._items.clear()
-            self._items[token_hash] = (time.monotonic() + self._ttl, principal)
+            self._items[token_hash] = (time.monotonic() + self._ttl, expires_at, principal)
 
     def clear(self) -> None:
-        """Forget everything (after a revocation)."""
+        """Forget everything (after a revocation or a disabled identity)."""
         with self._lock:
+            self._items.clear()
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Cache or not (off while this replica cannot hear other replicas' revocations)."""
+        with self._lock:
+            self._enabled = enabled
             self._items.clear()
 
 
@@ -104,11 +204,11 @@ def authenticate(
     if not token:
         raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
     token_hash = hash_token(token)
-    cached = cache.get(token_hash)
+    now = clock.now()
+    cached = cache.get(token_hash, now)
     if cached is not None:
         return cached
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
-    now = clock.now()
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("unknown or revoked token")
     if row.expires_at is not None and row.expires_at <= now:
@@ -117,7 +217,7 @@ def authenticate(
     if identity is None or identity.disabled:
         raise Unauthenticated("the token's identity is disabled")
     principal = Principal(identity.id, identity.name, identity.kind, frozenset(identity.roles))
-    cache.put(token_hash, principal)
+    cache.put(token_hash, principal, row.expires_at)
     return principal
 
 
@@ -130,17 +230,21 @@ def require(principal: Principal, role: str) -> None:
         )
 
 
+ADMIN = TokenCreate(name="admin", kind="human", roles=["admin", "approver", "operator", "viewer"])
+
+
 def bootstrap_admin(*, session: Session, clock: Clock, token_path: Path) -> str | None:
     """On the first start, create the admin and write its token (mode 0600); return it once."""
     if session.exec(select(Identity).limit(1)).first() is not None:
         return None
+    token = mint()
     try:
-        issued = issue(
+        store_token(
             session=session,
             clock=clock,
-            request=TokenCreate(
-                name="admin", kind="human", roles=["admin", "approver", "operator", "viewer"]
-            ),
+            request=ADMIN,
+            token_sha256=hash_token(token),
+            prefix=token[:10],
         )
         session.commit()
     except IntegrityError:
@@ -149,6 +253,6 @@ def bootstrap_admin(*, session: Session, clock: Clock, token_path: Path) -> str 
     token_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(issued.token + "\n")
+        fh.write(token + "\n")
     os.chmod(token_path, 0o600)
-    return issued.token
+    return token

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydField
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
+from controlplane.audit.redact import FreeText
+from controlplane.policy.models import EnvironmentName
 from controlplane.sqltypes import UTCDateTime
 
 Severity = Literal["P1", "P2", "P3", "P4"]
@@ -23,6 +25,7 @@ class Incident(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=32)
     service: str | None = Field(default=None, max_length=64, index=True)
+    environment: str | None = Field(default=None, max_length=32)  # None: every environment
     severity: str = Field(max_length=2)
     title: str = Field(max_length=200)
     status: str = Field(default="open", max_length=16, index=True)
@@ -37,16 +40,23 @@ class Incident(SQLModel, table=True):
 class IncidentCreate(BaseModel):
     """Open an incident."""
 
+    model_config = ConfigDict(extra="forbid")
+
     service: str | None = PydField(default=None, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")
+    environment: EnvironmentName | None = PydField(
+        default=None, description="dev, staging or production; unset: every environment"
+    )
     severity: Severity
-    title: str = PydField(min_length=1, max_length=200)
-    source: str = PydField(default="manual", max_length=32)
+    title: FreeText = PydField(min_length=1, max_length=200)
+    source: str = PydField(default="manual", max_length=32, pattern=r"^[a-z][a-z0-9_.-]*$")
 
 
 class IncidentResolve(BaseModel):
     """Close an incident with what fixed it."""
 
-    resolution: str = PydField(min_length=1, max_length=2000)
+    model_config = ConfigDict(extra="forbid")
+
+    resolution: FreeText = PydField(min_length=1, max_length=2000)
 
 
 class IncidentPublic(BaseModel):
@@ -54,6 +64,7 @@ class IncidentPublic(BaseModel):
 
     id: str
     service: str | None
+    environment: str | None
     severity: str
     title: str
     status: str

@@ -1,12 +1,13 @@
-"""Incident endpoints."""
+"""Incident endpoints; opening and resolving go through the door as governed actions."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 
-from controlplane.deps import CtxDep, Operator, ReadSessionDep, SessionDep, Viewer
+from controlplane.deps import DoorDep, Operator, ReadSessionDep, SessionDep, Viewer
+from controlplane.governance.states import ActionStatus
 from controlplane.incident import service as incidents
 from controlplane.incident.models import (
     IncidentCreate,
@@ -14,19 +15,23 @@ from controlplane.incident.models import (
     IncidentResolve,
     IncidentsPublic,
 )
+from controlplane.responses import WAITS, pending
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
 
-@router.post("", response_model=IncidentPublic, status_code=201)
+@router.post("", response_model=IncidentPublic, status_code=201, responses=WAITS)
 def open_incident(
-    body: IncidentCreate, session: SessionDep, ctx: CtxDep, principal: Operator
-) -> IncidentPublic:
-    """Open an incident; a P1/P2 turns incident_active on."""
-    out = incidents.open_incident(session=session, ctx=ctx, principal=principal, request=body)
+    body: IncidentCreate, session: SessionDep, door: DoorDep, principal: Operator
+) -> Any:
+    """Open an incident; a P1/P2 turns incident_active on (incident.open is never blocked)."""
+    row = door.submit(
+        session=session, principal=principal, operation="incident.open", payload=body.model_dump()
+    )
     session.commit()
-    ctx.signals.invalidate()
-    return out
+    if row.status != ActionStatus.SUCCEEDED:
+        return pending(door, session, row)
+    return IncidentPublic(**row.outputs)
 
 
 @router.get("", response_model=IncidentsPublic)
@@ -38,14 +43,30 @@ def list_incidents(
     return IncidentsPublic(data=data, count=len(data))
 
 
-@router.post("/{incident_id}/resolve", response_model=IncidentPublic)
+@router.post("/{incident_id}/resolve", response_model=IncidentPublic, responses=WAITS)
 def resolve_incident(
-    incident_id: str, body: IncidentResolve, session: SessionDep, ctx: CtxDep, principal: Operator
-) -> IncidentPublic:
-    """Resolve an incident."""
-    out = incidents.resolve_incident(
-        session=session, ctx=ctx, principal=principal, incident_id=incident_id, request=body
+    incident_id: str,
+    body: IncidentResolve,
+    session: SessionDep,
+    door: DoorDep,
+    principal: Operator,
+) -> Any:
+    """Resolve an incident (`incident.resolve`: CONSULT in production, and whenever an agent or
+    CI would resolve a P1/P2): 202 while it waits for a human."""
+    incident = incidents.get_open(session=session, incident_id=incident_id)
+    payload = {
+        "incident_id": incident.id,
+        "resolution": body.resolution,
+        "service": incident.service,
+        "environment": incident.environment,
+        "severity": incident.severity,
+        "title": incident.title,
+        "opened_by": incident.opened_by,
+    }
+    row = door.submit(
+        session=session, principal=principal, operation="incident.resolve", payload=payload
     )
     session.commit()
-    ctx.signals.invalidate()
-    return out
+    if row.status != ActionStatus.SUCCEEDED:
+        return pending(door, session, row)
+    return IncidentPublic(**row.outputs)

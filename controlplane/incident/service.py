@@ -1,81 +1,79 @@
-"""Incident use cases; each change is audited in the same transaction."""
+"""Incident use cases: open and resolve (each a governed action, see kinds.py), list, query."""
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
+from controlplane import db
+from controlplane.clock import Clock
 from controlplane.errors import Conflict, NotFound
-from controlplane.identity.models import Principal
 from controlplane.incident.models import (
     BLOCKING_SEVERITIES,
     Incident,
     IncidentCreate,
     IncidentPublic,
-    IncidentResolve,
 )
 
-if TYPE_CHECKING:
-    from controlplane.context import AppContext
+SIGNALS = "signals"  # the change topic whose caches an incident change invalidates
 
 
-def open_incident(
-    *, session: Session, ctx: AppContext, principal: Principal, request: IncidentCreate
-) -> IncidentPublic:
-    """Open an incident and record it."""
+def create(*, session: Session, clock: Clock, request: IncidentCreate, opened_by: str) -> Incident:
+    """Store a new open incident (the caller's transaction records it)."""
     incident = Incident(
         id=uuid.uuid4().hex,
         service=request.service,
+        environment=request.environment,
         severity=request.severity,
         title=request.title,
         source=request.source,
-        opened_by=principal.name,
-        opened_at=ctx.clock.now(),
+        opened_by=opened_by,
+        opened_at=clock.now(),
     )
     session.add(incident)
     session.flush()
-    ctx.audit(
-        session,
-        principal,
-        operation="incident.open",
-        result="success",
-        service=request.service,
-        inputs=request.model_dump(),
-        outputs={"incident_id": incident.id},
-    )
-    return IncidentPublic.model_validate(incident, from_attributes=True)
+    db.mark_changed(session, SIGNALS)
+    return incident
 
 
-def resolve_incident(
-    *,
-    session: Session,
-    ctx: AppContext,
-    principal: Principal,
-    incident_id: str,
-    request: IncidentResolve,
-) -> IncidentPublic:
-    """Resolve an open incident and record it."""
+def get(*, session: Session, incident_id: str) -> Incident:
+    """One incident or 404."""
     incident = session.get(Incident, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
+    return incident
+
+
+def get_open(*, session: Session, incident_id: str) -> Incident:
+    """An incident that is still open (404 unknown, 409 already resolved)."""
+    incident = get(session=session, incident_id=incident_id)
     if incident.status != "open":
-        raise Conflict(f"incident {incident_id} is already {incident.status}")
+        raise Conflict(
+            f"incident {incident_id} is already {incident.status}", {"status": incident.status}
+        )
+    return incident
+
+
+def resolve(
+    *, session: Session, clock: Clock, incident_id: str, resolution: str, resolved_by: str
+) -> Incident:
+    """Close an open incident with what fixed it."""
+    incident = get_open(session=session, incident_id=incident_id)
     incident.status = "resolved"
-    incident.resolved_by = principal.name
-    incident.resolved_at = ctx.clock.now()
-    incident.resolution = request.resolution
+    incident.resolved_by = resolved_by
+    incident.resolved_at = clock.now()
+    incident.resolution = resolution
     session.add(incident)
     session.flush()
-    ctx.audit(
-        session,
-        principal,
-        operation="incident.resolve",
-        result="success",
-        service=incident.service,
-        inputs={"incident_id": incident_id, "resolution": request.resolution},
-    )
+    db.mark_changed(session, SIGNALS)
+    return incident
+
+
+def public(incident: Incident) -> IncidentPublic:
+    """An incident as the API shows it."""
     return IncidentPublic.model_validate(incident, from_attributes=True)
 
 
@@ -85,13 +83,27 @@ def list_incidents(*, session: Session, status: str | None = None) -> list[Incid
     if status:
         query = query.where(Incident.status == status)
     rows = session.exec(query.order_by(col(Incident.opened_at).desc()).limit(500)).all()
-    return [IncidentPublic.model_validate(r, from_attributes=True) for r in rows]
+    return [public(r) for r in rows]
 
 
-def blocking_open(*, session: Session, service: str | None) -> list[Incident]:
-    """Open P1/P2 incidents for this service or for no particular service."""
+def blocking_open(
+    *, session: Session, service: str | None, environment: str | None = None
+) -> list[Incident]:
+    """Open P1/P2 incidents for this service (or none in particular) and environment.
+
+    `environment` None is the view of every environment at once: all of them count.
+    """
     query = select(Incident).where(Incident.status == "open")
     query = query.where(col(Incident.severity).in_(BLOCKING_SEVERITIES))
     if service is not None:
         query = query.where(or_(Incident.service == service, col(Incident.service).is_(None)))
+    if environment is not None:
+        query = query.where(
+            or_(Incident.environment == environment, col(Incident.environment).is_(None))
+        )
     return list(session.exec(query).all())
+
+
+def outputs(incident: Incident) -> Mapping[str, Any]:
+    """What an executed incident action reports (and the route answers with)."""
+    return public(incident).model_dump(mode="json")

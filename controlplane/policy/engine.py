@@ -37,7 +37,8 @@ def decide(
         else f"operation {inp.operation} is not in the policy (fail-closed)"
     ]
     fired: list[str] = []
-    before_signals = _apply_rules(entry, inp.context, reasons, fired)
+    facts = _facts(inp) if entry.rules or entry.requires else inp.context
+    before_signals = _apply_rules(entry, facts, reasons, fired)
     views, counted, jumpers = _read_signals(entry, signals, reasons)
     final = _escalate(before_signals, counted, jumpers, reasons)
     return _instance(
@@ -57,6 +58,11 @@ def decide(
         counterfactual=_counterfactual(entry, before_signals, final, counted, fired),
         decided_at=now,
     )
+
+
+def _facts(inp: DecisionInput) -> Mapping[str, Any]:
+    """What rules test: the context, with `actor_kind` always the caller's real kind."""
+    return {**inp.context, "actor_kind": inp.actor_kind}
 
 
 def _apply_rules(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from controlplane.risk.signals import SignalReading
 
@@ -56,6 +56,14 @@ class Environment(enum.StrEnum):
             raise ValueError(
                 f"unknown environment {value!r}; expected dev, staging or production"
             ) from exc
+
+
+def _environment_name(value: object) -> str | None:
+    return None if value is None else Environment.parse(str(value)).value
+
+
+# An environment field of an API body, stored as its canonical name (prod -> production).
+EnvironmentName = Annotated[str, BeforeValidator(_environment_name)]
 
 
 class DecisionInput(BaseModel):

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.routing import Route
 
-from controlplane.deps import CtxDep, ReadSessionDep, Viewer, get_principal
+from controlplane.deps import PoliciesDep, ReadSessionDep, Viewer, context_of, get_principal
 from controlplane.identity import service as identity
 from controlplane.policy import service as decisions
 from controlplane.policy.service import DecisionOut, DecisionRequest
@@ -20,8 +20,10 @@ async def create_decision(request: Request) -> Response:
     principal = await get_principal(request)
     body = await _decision_body(request)
     identity.require(principal, "viewer" if body.dry_run else "operator")
-    ctx = request.app.state.ctx
-    out = await decisions.decide_json_async(ctx=ctx, principal=principal, request=body)
+    ctx = context_of(request)
+    out = await decisions.decide_json_async(
+        decider=ctx.decider, audit=ctx.audit, principal=principal, request=body
+    )
     return Response(out, media_type="application/json")
 
 
@@ -78,10 +80,10 @@ class PolicyInfo(BaseModel):
 
 
 @router.get("/policies", response_model=PolicyInfo)
-def get_policies(ctx: CtxDep, _: Viewer) -> PolicyInfo:
+def get_policies(policies: PoliciesDep, _: Viewer) -> PolicyInfo:
     """Which policy is in force and what it says per operation and environment."""
-    status = ctx.policies.status()
-    policy = ctx.policies.current()
+    status = policies.status()
+    policy = policies.current()
     operations: dict[str, dict[str, str]] = {}
     signals: list[str] = []
     if policy is not None:

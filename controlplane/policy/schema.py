@@ -261,6 +261,8 @@ class SignalsDocument(_Strict):
     """`policies/signals.yaml`: scope and escalation of each of the five risk signals."""
 
     signals: dict[str, SignalSettings]
+    # The longest a governed `signal.suppress` may hide a signal's real reading.
+    max_suppression: Duration = 4 * 3600
 
     @model_validator(mode="after")
     def _all_known(self) -> SignalsDocument:

@@ -1,4 +1,4 @@
-"""Decision use case: gather live signals, run the pure engine, audit the answer."""
+"""Decisions: gather live signals, run the pure engine, record the answer."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session
 
 from controlplane.audit import service as audit
-from controlplane.context import AppContext
+from controlplane.audit.recorder import Recorder
+from controlplane.audit.redact import FreeJson
+from controlplane.clock import Clock
 from controlplane.errors import NotFound
 from controlplane.identity.models import Principal
+from controlplane.metrics import PlaneMetrics
 from controlplane.policy import engine
 from controlplane.policy.models import Decision, DecisionInput, Environment, Mode, SignalView
+from controlplane.policy.store import PolicyStore
+from controlplane.risk.service import SignalService
 from controlplane.risk.signals import SignalReading
 
 NO_POLICY_VERSION = "0" * 64
@@ -29,7 +34,7 @@ class DecisionRequest(BaseModel):
     operation: str = Field(min_length=1, max_length=128, pattern=r"^[a-z0-9][a-z0-9._:-]*$")
     environment: Environment
     service: str | None = Field(default=None, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")
-    context: dict[str, Any] = Field(default_factory=dict)
+    context: FreeJson = Field(default_factory=dict)
     dry_run: bool = False
 
     @field_validator("environment", mode="before")
@@ -64,41 +69,56 @@ def to_input(principal: Principal, request: DecisionRequest) -> DecisionInput:
     )
 
 
-def evaluate(
-    *, ctx: AppContext, inp: DecisionInput, readings: list[SignalReading] | None = None
-) -> Decision:
-    """Decide with live signals; with no valid policy loaded, everything is STOP."""
-    if readings is None:
-        readings = ctx.signals.readings(inp.service)
-    policy = ctx.policies.current()
-    decision_id = uuid.uuid4().hex
-    if policy is None:
-        return _no_policy(inp, readings, decision_id, ctx)
-    decision = engine.decide(inp, readings, policy, decision_id=decision_id, now=ctx.clock.now())
-    ctx.metrics.decisions.labels(decision.final_mode, decision.environment.value).inc()
-    return decision
+class Decider:
+    """Decides with the policy in force and live signals; with no valid policy, STOP."""
 
+    def __init__(
+        self, *, policies: PolicyStore, signals: SignalService, clock: Clock, metrics: PlaneMetrics
+    ) -> None:
+        self.policies = policies
+        self.signals = signals
+        self.clock = clock
+        self._metrics = metrics
 
-def _no_policy(
-    inp: DecisionInput, readings: list[SignalReading], decision_id: str, ctx: AppContext
-) -> Decision:
-    """Fail closed when no policy ever loaded."""
-    reason = f"no valid policy is loaded ({ctx.policies.last_error}); everything is STOP"
-    return Decision(
-        decision_id=decision_id,
-        operation=inp.operation,
-        environment=inp.environment,
-        service=inp.service,
-        actor=inp.actor,
-        base_mode=Mode.STOP.name,
-        final_mode=Mode.STOP.name,
-        signals=[SignalView.of(r, applies=True, counted=False, note="") for r in readings],
-        reasons=[reason],
-        required_approvals=2,
-        policy_version=NO_POLICY_VERSION,
-        counterfactual="fix the policy files; nothing can be AUTO without a policy",
-        decided_at=ctx.clock.now(),
-    )
+    def decide(self, inp: DecisionInput, readings: list[SignalReading] | None = None) -> Decision:
+        """The decision for one input (reads the signals of its service and environment)."""
+        if readings is None:
+            readings = self.signals.readings(inp.service, inp.environment)
+        policy = self.policies.current()
+        decision_id = uuid.uuid4().hex
+        if policy is None:
+            return self._no_policy(inp, readings, decision_id)
+        decision = engine.decide(
+            inp, readings, policy, decision_id=decision_id, now=self.clock.now()
+        )
+        self._metrics.decisions.labels(decision.final_mode, decision.environment.value).inc()
+        return decision
+
+    async def decide_async(self, inp: DecisionInput) -> Decision:
+        """The same, reading the signals without holding a thread (the hot path)."""
+        readings = await self.signals.readings_async(inp.service, inp.environment)
+        return self.decide(inp, readings)
+
+    def _no_policy(
+        self, inp: DecisionInput, readings: list[SignalReading], decision_id: str
+    ) -> Decision:
+        """Fail closed when no policy ever loaded."""
+        reason = f"no valid policy is loaded ({self.policies.last_error}); everything is STOP"
+        return Decision(
+            decision_id=decision_id,
+            operation=inp.operation,
+            environment=inp.environment,
+            service=inp.service,
+            actor=inp.actor,
+            base_mode=Mode.STOP.name,
+            final_mode=Mode.STOP.name,
+            signals=[SignalView.of(r, applies=True, counted=False, note="") for r in readings],
+            reasons=[reason],
+            required_approvals=2,
+            policy_version=NO_POLICY_VERSION,
+            counterfactual="fix the policy files; nothing can be AUTO without a policy",
+            decided_at=self.clock.now(),
+        )
 
 
 def audit_fields(
@@ -126,17 +146,19 @@ def audit_fields(
     }
 
 
-def decide(*, ctx: AppContext, principal: Principal, request: DecisionRequest) -> DecisionOut:
+def decide(
+    *, decider: Decider, audit: Recorder, principal: Principal, request: DecisionRequest
+) -> DecisionOut:
     """Decide for the caller and, unless dry-run, record it (blocking; for threads and scripts)."""
-    decision = evaluate(ctx=ctx, inp=to_input(principal, request))
+    decision = decider.decide(to_input(principal, request))
     if request.dry_run:
         return DecisionOut.of(decision, None)
-    line = ctx.audit_standalone(principal, **audit_fields(decision, request))
+    line = audit.record_alone(principal, **audit_fields(decision, request))
     return DecisionOut.of(decision, line.seq)
 
 
 async def decide_json_async(
-    *, ctx: AppContext, principal: Principal, request: DecisionRequest
+    *, decider: Decider, audit: Recorder, principal: Principal, request: DecisionRequest
 ) -> bytes:
     """Decide and record without holding a thread; the response body, serialized once.
 
@@ -144,14 +166,12 @@ async def decide_json_async(
     fields, so the bytes equal DecisionOut's own JSON), and the record's signals are read back
     from that JSON instead of being dumped a second time.
     """
-    inp = to_input(principal, request)
-    readings = await ctx.signals.readings_async(inp.service)
-    decision = evaluate(ctx=ctx, inp=inp, readings=readings)
+    decision = await decider.decide_async(to_input(principal, request))
     body = decision.__pydantic_serializer__.to_json(decision)
     if request.dry_run:
         return body[:-1] + b',"recorded":false,"audit_seq":null}'
     signals = orjson.loads(body)["signals"]
-    line = await ctx.audit_standalone_async(
+    line = await audit.record_alone_async(
         principal, **audit_fields(decision, request, signals=signals)
     )
     return body[:-1] + b',"recorded":true,"audit_seq":%d}' % line.seq

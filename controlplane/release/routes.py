@@ -7,8 +7,8 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from controlplane.context import AppContext
-from controlplane.deps import CtxDep, Viewer
+from controlplane.config import Settings
+from controlplane.deps import SettingsDep, Viewer
 from controlplane.errors import InvalidSpec
 from controlplane.handoff.release import Release
 from controlplane.release.models import ReleaseDetail, ReleasesPublic, detail, public
@@ -20,26 +20,26 @@ _REGISTRIES: dict[Path, ReleaseRegistry] = {}
 _LOCK = threading.Lock()
 
 
-def get_registry(ctx: AppContext) -> ReleaseRegistry:
+def get_registry(settings: Settings) -> ReleaseRegistry:
     """The registry for this plane's state folder, built once per folder."""
-    key = ctx.settings.state_dir.resolve()
+    key = settings.state_dir.resolve()
     with _LOCK:
         if key not in _REGISTRIES:
-            _REGISTRIES[key] = ReleaseRegistry(ctx.settings.state_dir)
+            _REGISTRIES[key] = ReleaseRegistry(settings.state_dir)
         return _REGISTRIES[key]
 
 
 @router.get("", response_model=ReleasesPublic)
-def list_releases(ctx: CtxDep, _: Viewer, service: str | None = None) -> ReleasesPublic:
+def list_releases(settings: SettingsDep, _: Viewer, service: str | None = None) -> ReleasesPublic:
     """List deployable releases, newest first, and any bundle that failed verification."""
-    ok, bad = get_registry(ctx).scan(service)
+    ok, bad = get_registry(settings).scan(service)
     return ReleasesPublic(data=[public(r) for r in ok], count=len(ok), unusable=bad)
 
 
 @router.get("/{service}/{digest}", response_model=ReleaseDetail)
-def get_release(service: str, digest: str, ctx: CtxDep, _: Viewer) -> ReleaseDetail:
+def get_release(service: str, digest: str, settings: SettingsDep, _: Viewer) -> ReleaseDetail:
     """Show one release, re-verified, with its files and SecurityAuditResult."""
-    return detail(get_registry(ctx).get(_release(service, digest.removeprefix("sha256:"))))
+    return detail(get_registry(settings).get(_release(service, digest.removeprefix("sha256:"))))
 
 
 def _release(service: str, digest: str | None) -> Release:

@@ -1,22 +1,24 @@
-"""Risk tables (manual overrides, drift reports) and their API schemas."""
+"""Risk tables (overrides and suppressions, drift reports and baselines) and their API schemas."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic import Field as PydField
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from controlplane.audit.redact import FreeText
+from controlplane.policy.models import EnvironmentName
 from controlplane.sqltypes import UTCDateTime
 
 SERVICE_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
 
 class SignalOverride(SQLModel, table=True):
-    """A human's temporary statement about a signal, with a reason and an expiry."""
+    """A raise (`active`) by an operator, or a suppression (`inactive`) some humans approved."""
 
     __tablename__ = "signal_override"
 
@@ -24,24 +26,41 @@ class SignalOverride(SQLModel, table=True):
     name: str = Field(max_length=64, index=True)
     state: str = Field(max_length=16)
     service: str | None = Field(default=None, max_length=64)
+    environment: str | None = Field(default=None, max_length=32)  # None: every environment
     reason: str = Field(max_length=500)
     set_by: str = Field(max_length=128)
+    approved_by: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    action_id: str | None = Field(default=None, max_length=32)  # the governed action behind it
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     cleared_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class DriftReportRecord(SQLModel, table=True):
-    """A received drift report; the newest per service drives drift_severe."""
+    """A received drift report; each reporter's newest one per service speaks for it."""
 
     __tablename__ = "drift_report"
 
     id: str = Field(primary_key=True, max_length=32)
     service: str = Field(max_length=64, index=True)
+    reported_by: str = Field(default="unknown", max_length=128)
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     severe: bool
     max_ratio: float
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class DriftBaseline(SQLModel, table=True):
+    """A governed `drift.baseline.update`: drift reports before `reset_at` no longer count."""
+
+    __tablename__ = "drift_baseline"
+
+    id: str = Field(primary_key=True, max_length=32)
+    service: str = Field(max_length=64, index=True)
+    reset_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    reset_by: str = Field(max_length=128)
+    reason: str = Field(max_length=500)
+    action_id: str = Field(max_length=32)
 
 
 def parse_ttl(text: str) -> timedelta:
@@ -57,14 +76,17 @@ def parse_ttl(text: str) -> timedelta:
 
 
 class SignalSet(BaseModel):
-    """Set a manual override on a signal."""
+    """Set a manual override: `active` raises (an operator's call), `inactive` asks to suppress."""
 
     model_config = ConfigDict(extra="forbid")
 
     state: Literal["active", "inactive"] = "active"
     ttl: str = PydField(description="how long it holds: 45s, 30m, 2h, 1d (max 7d)")
-    reason: str = PydField(min_length=3, max_length=500)
+    reason: FreeText = PydField(min_length=3, max_length=500)
     service: str | None = PydField(default=None, max_length=64, pattern=SERVICE_PATTERN)
+    environment: EnvironmentName | None = PydField(
+        default=None, description="dev, staging or production; unset: every environment"
+    )
 
     @field_validator("ttl")
     @classmethod
@@ -90,44 +112,44 @@ class SignalsPublic(BaseModel):
     data: list[SignalPublic]
 
 
-class DriftFeature(BaseModel):
-    """One feature's drift score against its alert threshold."""
-
-    model_config = ConfigDict(extra="allow")
-
-    name: str = PydField(min_length=1, max_length=128)
-    psi: float = PydField(ge=0)
-    threshold: float = PydField(gt=0)
-    ks: float | None = PydField(default=None, ge=0, le=1)
-
-
-class DriftReport(BaseModel):
-    """A drift report from a service's drift job (the plane recomputes `severe`)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    service: str = PydField(max_length=64, pattern=SERVICE_PATTERN)
-    window_start: datetime
-    window_end: datetime
-    features: list[DriftFeature] = PydField(min_length=1, max_length=10_000)
-    retrain_recommendation: Literal["none", "soft", "hard"] = "none"
-
-    @model_validator(mode="after")
-    def _window(self) -> DriftReport:
-        if self.window_end < self.window_start:
-            raise ValueError("window_end is before window_start")
-        return self
-
-    def severe_features(self) -> list[str]:
-        """Features whose PSI exceeds twice their alert threshold."""
-        return [f.name for f in self.features if f.psi > 2 * f.threshold]
-
-
 class DriftReportAccepted(BaseModel):
     """What the plane made of a drift report."""
 
     id: str
     service: str
+    reported_by: str
     severe: bool
     severe_features: list[str]
     max_ratio: float
+    audit_seq: int | None = None
+
+
+class BaselineReset(BaseModel):
+    """Ask that drift reports before now stop counting for a service (governed, CONSULT)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str = PydField(max_length=64, pattern=SERVICE_PATTERN)
+    reason: FreeText = PydField(min_length=3, max_length=500)
+
+
+class OverrideOut(BaseModel):
+    """An override as stored."""
+
+    id: str
+    name: str
+    state: str
+    service: str | None
+    environment: str | None
+    reason: str
+    set_by: str
+    approved_by: list[str]
+    expires_at: str
+    audit_seq: int | None = None
+
+
+class OverrideCleared(BaseModel):
+    """Which overrides were cleared."""
+
+    cleared: list[str]
+    audit_seq: int | None = None

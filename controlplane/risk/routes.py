@@ -1,32 +1,46 @@
-"""Signals and drift-report endpoints."""
+"""Signals and drift endpoints; every change goes through the door as a governed action."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from typing import Any
 
-from controlplane.deps import CtxDep, Operator, SessionDep, Viewer
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from controlplane.deps import ClockDep, DoorDep, Operator, SessionDep, SignalsDep, Viewer
+from controlplane.errors import NotFound
+from controlplane.governance.states import ActionStatus
+from controlplane.handoff.ml import DriftReport
+from controlplane.policy.models import EnvironmentName
+from controlplane.responses import WAITS, pending
+from controlplane.risk import kinds
 from controlplane.risk import service as risk
 from controlplane.risk.models import (
     SERVICE_PATTERN,
-    DriftReport,
+    BaselineReset,
     DriftReportAccepted,
+    OverrideCleared,
+    OverrideOut,
     SignalPublic,
     SignalSet,
     SignalsPublic,
 )
+from controlplane.risk.signals import SignalName
 
 router = APIRouter(prefix="/v1", tags=["signals"])
+ServiceQuery = Query(default=None, max_length=64, pattern=SERVICE_PATTERN)
 
 
 @router.get("/signals", response_model=SignalsPublic)
 def list_signals(
-    ctx: CtxDep,
+    signals: SignalsDep,
     _: Viewer,
-    service: str | None = Query(default=None, max_length=64, pattern=SERVICE_PATTERN),
+    service: str | None = ServiceQuery,
+    environment: EnvironmentName | None = Query(default=None),
 ) -> SignalsPublic:
-    """Every risk signal with its state, source, time and evidence."""
-    readings = ctx.signals.readings(service)
+    """Every risk signal with its state, source, time and evidence (the real reading shown
+    next to any override or suppression)."""
+    readings = signals.readings(service, environment)
     return SignalsPublic(
         service=service,
         data=[
@@ -42,96 +56,87 @@ def list_signals(
     )
 
 
-class OverrideOut(BaseModel):
-    """An override as stored."""
-
-    id: str
-    name: str
-    state: str
-    service: str | None
-    reason: str
-    set_by: str
-    expires_at: str
-    audit_seq: int
-
-
-@router.put("/signals/{name}", response_model=OverrideOut)
+@router.put("/signals/{name}", response_model=OverrideOut, responses=WAITS)
 def set_signal(
-    name: str, body: SignalSet, session: SessionDep, ctx: CtxDep, principal: Operator
-) -> OverrideOut:
-    """Override a signal for a while, with a reason (audited)."""
-    row = risk.set_override(
-        session=session, clock=ctx.clock, name=name, request=body, set_by=principal.name
-    )
-    line = ctx.audit(
-        session,
-        principal,
-        operation="signal.override",
-        result="success",
-        service=body.service,
-        inputs={"name": name, **body.model_dump()},
-        outputs={"override_id": row.id, "expires_at": row.expires_at.isoformat()},
-    )
-    session.commit()
-    ctx.signals.invalidate()
-    return OverrideOut(
-        id=row.id,
-        name=row.name,
-        state=row.state,
-        service=row.service,
-        reason=row.reason,
-        set_by=row.set_by,
-        expires_at=row.expires_at.isoformat(),
-        audit_seq=line.seq,
-    )
-
-
-class OverrideCleared(BaseModel):
-    """Which overrides were cleared."""
-
-    cleared: list[str]
-    audit_seq: int
-
-
-@router.delete("/signals/{name}", response_model=OverrideCleared)
-def clear_signal(
-    name: str,
+    body: SignalSet,
     session: SessionDep,
-    ctx: CtxDep,
+    door: DoorDep,
     principal: Operator,
-    service: str | None = Query(default=None, max_length=64, pattern=SERVICE_PATTERN),
-) -> OverrideCleared:
-    """Clear the live override(s) of a signal (audited); the real source speaks again."""
-    cleared = risk.clear_overrides(session=session, clock=ctx.clock, name=name, service=service)
-    line = ctx.audit(
-        session,
-        principal,
-        operation="signal.override.clear",
-        result="success",
-        service=service,
-        inputs={"name": name},
-        outputs={"cleared": cleared},
-    )
+    name: SignalName,
+) -> Any:
+    """Raise a signal for a while (AUTO by default), or ask to suppress it (`state: inactive`:
+    `signal.suppress`, humans only, CONSULT or STOP): 202 while it waits for approval."""
+    raises = body.state == "active"
+    payload = {"action": "raise" if raises else "suppress", "name": name.value, **body.model_dump()}
+    operation = "signal.override" if raises else "signal.suppress"
+    row = door.submit(session=session, principal=principal, operation=operation, payload=payload)
     session.commit()
-    ctx.signals.invalidate()
-    return OverrideCleared(cleared=cleared, audit_seq=line.seq)
+    if row.status != ActionStatus.SUCCEEDED:
+        return pending(door, session, row)
+    return OverrideOut(**{**row.outputs, "audit_seq": row.audit_seq})
+
+
+@router.delete("/signals/{name}", response_model=OverrideCleared, responses=WAITS)
+def clear_signal(
+    session: SessionDep,
+    door: DoorDep,
+    clock: ClockDep,
+    principal: Operator,
+    name: SignalName,
+    service: str | None = ServiceQuery,
+    environment: EnvironmentName | None = Query(default=None),
+) -> Any:
+    """Clear the live overrides of a signal for a scope. Clearing a suppression or one's own
+    raise is direct; clearing another identity's raise lowers what they said: signal.suppress."""
+    rows = risk.overrides_in_scope(
+        session=session, clock=clock, name=name.value, service=service, environment=environment
+    )
+    if not rows:
+        where = f" on {service or 'all services'}/{environment or 'all environments'}"
+        raise NotFound(f"no live override of {name}{where}")
+    safe = all(kinds.clearable_by(r, principal.name) for r in rows)
+    payload = {
+        "action": "clear",
+        "name": name.value,
+        "service": service,
+        "environment": environment,
+        "override_ids": [r.id for r in rows],
+    }
+    operation = "signal.override" if safe else "signal.suppress"
+    row = door.submit(session=session, principal=principal, operation=operation, payload=payload)
+    session.commit()
+    if row.status != ActionStatus.SUCCEEDED:
+        return pending(door, session, row)
+    return OverrideCleared(cleared=row.outputs["cleared"], audit_seq=row.audit_seq)
 
 
 @router.post("/drift-reports", response_model=DriftReportAccepted, status_code=201)
 def post_drift_report(
-    body: DriftReport, session: SessionDep, ctx: CtxDep, principal: Operator
-) -> DriftReportAccepted:
-    """Accept a service's drift report; drift_severe follows the newest one."""
-    accepted = risk.accept_drift_report(session=session, clock=ctx.clock, report=body)
-    ctx.audit(
-        session,
-        principal,
-        operation="drift.report",
-        result="success",
-        service=body.service,
-        inputs={"features": len(body.features), "window_end": body.window_end.isoformat()},
-        outputs=accepted.model_dump(),
+    body: DriftReport, session: SessionDep, door: DoorDep, principal: Operator
+) -> Any:
+    """Accept a drift job's report; drift_severe follows each reporter's newest report."""
+    payload = {"report": body.model_dump(mode="json")}
+    row = door.submit(
+        session=session, principal=principal, operation="drift.report", payload=payload
     )
     session.commit()
-    ctx.signals.invalidate()
-    return accepted
+    if row.status != ActionStatus.SUCCEEDED:
+        return pending(door, session, row)
+    return DriftReportAccepted(**{**row.outputs, "audit_seq": row.audit_seq})
+
+
+@router.post("/drift-baselines", response_model=dict[str, str], status_code=201, responses=WAITS)
+def reset_drift_baseline(
+    body: BaselineReset, session: SessionDep, door: DoorDep, principal: Operator
+) -> Any:
+    """Ask that drift reports so far stop counting for a service (`drift.baseline.update`)."""
+    row = door.submit(
+        session=session,
+        principal=principal,
+        operation="drift.baseline.update",
+        payload=body.model_dump(),
+    )
+    session.commit()
+    if row.status != ActionStatus.SUCCEEDED:
+        return pending(door, session, row)
+    return JSONResponse(row.outputs, status_code=201)

@@ -41,7 +41,9 @@ def test_invalid_decision_request_names_the_field(
     assert r.status_code == 422
     error = _error(r)
     assert field in [e["field"] for e in error["details"]["errors"]]
-    assert client.get("/v1/audit", headers=admin_headers).json()["count"] == 0
+    records = client.get("/v1/audit", headers=admin_headers).json()["data"]
+    assert [r["result"] for r in records] == ["refused"], "a refusal is recorded, nothing else"
+    assert records[0]["outputs"]["code"] == "invalid_request"
 
 
 def test_oversized_body_is_413(client: TestClient, admin_headers) -> None:
@@ -62,7 +64,7 @@ def test_unknown_signal_name_is_422(client: TestClient, admin_headers) -> None:
         "/v1/signals/moon_phase", json={"ttl": "1h", "reason": "full moon"}, headers=admin_headers
     )
     assert r.status_code == 422
-    assert _error(r)["details"]["field"] == "name"
+    assert "path.name" in [e["field"] for e in _error(r)["details"]["errors"]]
 
 
 @pytest.mark.parametrize("ttl", ["forever", "0m", "8d", "-5m", "10"])
@@ -88,6 +90,7 @@ def test_drift_report_with_reversed_window_is_422(client: TestClient, admin_head
             "window_start": "2026-11-25T00:00:00Z",
             "window_end": "2026-11-24T00:00:00Z",
             "features": [{"name": "Age", "psi": 0.1, "threshold": 0.2}],
+            "retrain_recommendation": "none",
         },
     )
     assert r.status_code == 422
@@ -100,7 +103,9 @@ def test_unknown_route_is_404_in_the_error_envelope(client: TestClient) -> None:
 
 def test_resolving_twice_is_409(client: TestClient, admin_headers) -> None:
     i = client.post(
-        "/v1/incidents", json={"severity": "P2", "title": "x"}, headers=admin_headers
+        "/v1/incidents",
+        json={"severity": "P2", "title": "x", "environment": "dev"},
+        headers=admin_headers,
     ).json()
     ok = client.post(
         f"/v1/incidents/{i['id']}/resolve", json={"resolution": "fixed"}, headers=admin_headers

@@ -75,7 +75,7 @@ def test_override_expires_after_its_ttl(
 def test_open_p1_incident_escalates_only_its_service(client: TestClient, admin_headers) -> None:
     r = client.post(
         "/v1/incidents",
-        json={"severity": "P1", "title": "5xx", "service": "bankchurn"},
+        json={"severity": "P1", "title": "5xx", "service": "bankchurn", "environment": "dev"},
         headers=admin_headers,
     )
     assert r.status_code == 201
@@ -121,7 +121,7 @@ def test_severe_drift_report_escalates_its_service(client: TestClient, admin_hea
             {"name": "Age", "psi": 0.45, "threshold": 0.2},
             {"name": "Tenure", "psi": 0.01, "threshold": 0.2},
         ],
-        "any_psi_over_2x_threshold": False,  # the plane recomputes; the sender is not trusted
+        "retrain_recommendation": "hard",
     }
     r = client.post("/v1/drift-reports", json=report, headers=admin_headers)
     assert r.status_code == 201, r.text

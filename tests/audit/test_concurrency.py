@@ -15,7 +15,6 @@ from sqlmodel import Session
 from controlplane.audit import service as audit
 from controlplane.config import Settings
 from controlplane.identity.models import Principal
-from controlplane.incident import service as incidents
 from controlplane.incident.models import IncidentCreate
 from controlplane.policy import service as decisions
 from controlplane.policy.service import DecisionRequest
@@ -28,7 +27,8 @@ def _write(app: FastAPI, n: int, env: str) -> list[int]:
     seqs = []
     for _ in range(n):
         out = decisions.decide(
-            ctx=ctx,
+            decider=ctx.decider,
+            audit=ctx.audit,
             principal=ADMIN,
             request=DecisionRequest(operation="deploy", environment=env, service="bankchurn"),
         )
@@ -38,19 +38,19 @@ def _write(app: FastAPI, n: int, env: str) -> list[int]:
 
 
 def _open_incidents(app: FastAPI, n: int) -> list[int]:
-    """Writes that go through a request-style transaction (change + record commit together)."""
+    """Writes that go through a request-style transaction (change + records commit together)."""
     ctx = app.state.ctx
     seqs = []
     for i in range(n):
         with Session(ctx.engine) as session:
-            incidents.open_incident(
+            row = ctx.door.submit(
                 session=session,
-                ctx=ctx,
                 principal=ADMIN,
-                request=IncidentCreate(severity="P3", title=f"noise {i}"),
+                operation="incident.open",
+                payload=IncidentCreate(severity="P3", title=f"noise {i}").model_dump(),
             )
-            seqs.append(audit.list_records(session=session, descending=True, limit=1).data[0].seq)
             session.commit()
+            seqs += [row.audit_seq - 1, row.audit_seq]  # requested, then success
     return seqs
 
 
@@ -64,11 +64,11 @@ def test_eight_threads_write_one_unbroken_chain(app: FastAPI) -> None:
             for i in range(8)
         ]
         seqs = sorted(s for f in futures for s in f.result())
-    assert seqs == list(range(1, 201))
+    assert seqs == list(range(1, 301))  # 100 decisions, 100 incidents of two records each
     with Session(app.state.ctx.engine) as session:
         report = audit.verify(session=session, signer=app.state.ctx.signer)
     assert report.ok, report.problems
-    assert report.records == 200
+    assert report.records == 300
 
 
 WRITER = textwrap.dedent(
@@ -84,7 +84,7 @@ WRITER = textwrap.dedent(
     ctx = build_context(settings)
     who = Principal("p", sys.argv[4], "agent", frozenset({"operator"}))
     for _ in range(int(sys.argv[5])):
-        decisions.decide(ctx=ctx, principal=who,
+        decisions.decide(decider=ctx.decider, audit=ctx.audit, principal=who,
             request=DecisionRequest(operation="deploy", environment="dev"))
     ctx.close()
     """

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from controlplane.adapters.workload.fake import FakeWorkloadBackend
 from controlplane.app import create_app
-from controlplane.audit.remote import ProcessCommitter
+from controlplane.audit.commit.remote import ProcessCommitter
 from controlplane.clock import ManualClock
 from controlplane.config import Settings
 from controlplane.errors import AuditUnavailable
@@ -37,7 +37,7 @@ def app(
     application = create_app(
         settings.model_copy(update={"audit_writer": "process"}), clock=clock, workloads=workloads
     )
-    assert isinstance(application.state.ctx.committer, ProcessCommitter)
+    assert isinstance(application.state.ctx.audit.committer, ProcessCommitter)
     yield application
     application.state.ctx.close()
 
@@ -81,7 +81,7 @@ def test_killed_writer_means_503_then_a_new_writer(
     app: FastAPI, client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     first = _decide(client, admin_headers)
-    committer = app.state.ctx.committer
+    committer = app.state.ctx.audit.committer
     old_pid = committer.pid
     os.kill(old_pid, signal.SIGKILL)
     statuses = []
@@ -102,7 +102,7 @@ def test_hung_writer_is_killed_and_its_waiting_requests_get_503(
     app: FastAPI, client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     before = _decide(client, admin_headers)
-    committer = app.state.ctx.committer
+    committer = app.state.ctx.audit.committer
     committer._commit_timeout_s = 1.0  # the 30 s default, shortened for the test
     hung = committer.pid
     os.kill(hung, signal.SIGSTOP)  # alive but not answering: no EOF to notice
@@ -135,7 +135,7 @@ def test_blocking_callers_append_in_their_own_transaction(
     principal = Principal(
         identity_id="script", name="nightly-job", kind="ci", roles=frozenset({"operator"})
     )
-    line = app.state.ctx.audit_standalone(principal, operation="deploy", result="requested")
+    line = app.state.ctx.audit.record_alone(principal, operation="deploy", result="requested")
     assert line.seq >= 1
     with TestClient(app) as client:
         assert _decide(client, admin_headers)["audit_seq"] == line.seq + 1
@@ -145,8 +145,8 @@ def test_close_lets_the_writer_finish_and_exit(
     app: FastAPI, client: TestClient, admin_headers: dict[str, str]
 ) -> None:
     _decide(client, admin_headers)
-    pid = app.state.ctx.committer.pid
-    app.state.ctx.committer.close()
+    pid = app.state.ctx.audit.committer.pid
+    app.state.ctx.audit.committer.close()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 

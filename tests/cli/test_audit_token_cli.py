@@ -9,7 +9,8 @@ from .conftest import Opsctl
 
 
 def _some_history(opsctl: Opsctl) -> None:
-    """Make a few audited changes so the chain has something to prove."""
+    """Make a few audited changes so the chain has something to prove: three decisions, then a
+    raise of off_hours (a governed action: requested, then done), five records."""
     for env in ("dev", "staging", "production"):
         assert opsctl("decide", "deploy", "--env", env, "--service", "bankchurn").exit_code == 0
     assert opsctl("signals", "set", "off_hours", "--ttl", "5m", "--reason", "test").exit_code == 0
@@ -19,9 +20,9 @@ def test_audit_verify_on_the_plane_reports_a_verified_chain(opsctl: Opsctl) -> N
     _some_history(opsctl)
     result = opsctl("audit", "verify")
     assert result.exit_code == 0, result.output
-    assert "4 records, chain verified" in result.stdout
+    assert "5 records, chain verified" in result.stdout
     report = json.loads(opsctl("audit", "verify", "--json").stdout)
-    assert report["ok"] is True and report["last_seq"] == 4
+    assert report["ok"] is True and report["last_seq"] == 5
 
 
 def test_audit_list_shows_records_with_filters(opsctl: Opsctl) -> None:
@@ -38,7 +39,7 @@ def test_export_uses_seed_field_names_and_verifies_offline(opsctl: Opsctl, tmp_p
     exported = opsctl("audit", "export")
     assert exported.exit_code == 0, exported.output
     lines = exported.stdout.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 5
     seed = {
         "agent",
         "approver",
@@ -61,14 +62,14 @@ def test_export_uses_seed_field_names_and_verifies_offline(opsctl: Opsctl, tmp_p
     copy.write_text(exported.stdout)
     result = opsctl("audit", "verify", "--file", str(copy))
     assert result.exit_code == 0, result.output
-    assert "4 records, chain verified" in result.stdout
+    assert "5 records, chain verified" in result.stdout
 
 
 def test_a_tampered_export_line_is_named_by_seq_and_line(opsctl: Opsctl, tmp_path: Path) -> None:
     _some_history(opsctl)
     copy = tmp_path / "audit.jsonl"
     written = opsctl("audit", "export", "--output", str(copy))
-    assert written.exit_code == 0 and "wrote 4 records" in written.stderr
+    assert written.exit_code == 0 and "wrote 5 records" in written.stderr
     lines = copy.read_text().splitlines()
     record = json.loads(lines[2])
     record["mode"] = "AUTO"  # someone rewrites history: the production STOP becomes AUTO
@@ -110,7 +111,10 @@ def test_token_create_for_an_agent_and_use_it(opsctl: Opsctl) -> None:
     assert "shown once" in result.stderr
     me = opsctl("whoami", "--json", token=token)
     assert json.loads(me.stdout)["name"] == "deploy-bot"
-    assert "deploy-bot  agent  operator" in opsctl("token", "list").stdout
+    assert "deploy-bot  agent  operator" in opsctl("identity", "list").stdout
+    listed = json.loads(opsctl("token", "list", "--json").stdout)
+    assert [t["prefix"] for t in listed if t["identity"] == "deploy-bot"] == [token[:10]]
+    assert token not in opsctl("token", "list").stdout
 
 
 def test_token_create_json_and_role_checks(opsctl: Opsctl) -> None:

@@ -82,7 +82,7 @@ def test_client_maps_error_envelopes_back_to_classes(plane_url: str, admin_token
     with ControlPlaneClient(plane_url, admin_token) as client:
         with pytest.raises(InvalidSpec) as unknown:
             client.set_signal("nope", ttl="5m", reason="typo here")
-        assert unknown.value.details["field"] == "name"
+        assert unknown.value.details["errors"][0]["field"] == "path.name"
         with pytest.raises(NotFound):
             client.get_decision("0" * 32)
         with pytest.raises(InvalidSpec) as invalid:  # FastAPI's own 422 keeps its code

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from factories import signed
 from fastapi.testclient import TestClient
 
 DIGEST_A = "ab" * 32
@@ -18,7 +19,7 @@ def release(digest: str = DIGEST_A, service: str = "bankchurn") -> str:
 
 
 def audit_for(ref: str, service: str = "bankchurn", **overrides: Any) -> dict[str, Any]:
-    """A passed security audit of exactly this release."""
+    """A passed security audit of exactly this release, signed by the trusted test CI key."""
     fields: dict[str, Any] = {
         "service": service,
         "release": ref,
@@ -32,7 +33,7 @@ def audit_for(ref: str, service: str = "bankchurn", **overrides: Any) -> dict[st
         "created_at": datetime(2026, 11, 25, 9, 0, tzinfo=UTC).isoformat(),
     }
     fields.update(overrides)
-    return fields
+    return signed(fields)
 
 
 def deploy_body(env: str, digest: str = DIGEST_A, **overrides: Any) -> dict[str, Any]:

@@ -215,16 +215,14 @@ def test_rollout_interrupted_by_a_plane_stop_is_failed_on_the_next_start(
     """A deployment left `executing` by a crashed plane does not stay in limbo forever."""
     from sqlalchemy import text
 
-    from controlplane.deploy import executor
-
     _, dep = _deploy(client, people["agent"], deploy_body("dev"))
     with app.state.ctx.engine.begin() as conn:
         conn.execute(
             text("UPDATE deployment SET status = 'executing' WHERE id = :id"), {"id": dep["id"]}
         )
-    assert executor.recover_interrupted(ctx=app.state.ctx) == []  # too recent: maybe running
+    assert app.state.ctx.executor.recover_interrupted() == []  # too recent: maybe running
     clock.advance(timedelta(minutes=11))
-    assert executor.recover_interrupted(ctx=app.state.ctx) == [dep["id"]]
+    assert app.state.ctx.executor.recover_interrupted() == [dep["id"]]
     after = client.get(f"/v1/deployments/{dep['id']}", headers=people["bob"]).json()
     assert after["status"] == "failed" and "plane stopped" in after["failure_reason"]
     lines = client.get("/v1/audit?operation=deploy.execute&result=failure", headers=people["bob"])

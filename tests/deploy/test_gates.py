@@ -8,14 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
-from controlplane.deploy import gates
-from controlplane.deploy.facts import GateContext
-from controlplane.deploy.gates import GATES, evaluate
-from controlplane.handoff.models import DeploymentRequest
-from controlplane.policy.models import Environment
-
-from .factories import (
+from factories import (
     NOW,
     OTHER_RELEASE,
     make_audit,
@@ -25,6 +18,12 @@ from .factories import (
     make_fact,
     make_freeze,
 )
+
+from controlplane.deploy import gates
+from controlplane.deploy.facts import AuditTrust, GateContext
+from controlplane.deploy.gates import GATES, evaluate
+from controlplane.handoff.models import DeploymentRequest
+from controlplane.policy.models import Environment
 
 
 def result(ctx: GateContext, name: str) -> gates.GateResult:
@@ -39,6 +38,7 @@ def test_gates_are_listed_in_priority_order() -> None:
         "promotion_chain",
         "soak_time",
         "release_tag",
+        "audit_trusted",
         "security_audit",
         "freeze_window",
         "policy_decision",
@@ -227,6 +227,30 @@ def test_staging_with_a_failed_audit_is_refused() -> None:
     r = result(make_context(request=req), "security_audit")
     assert not r.passed
     assert r.details["problems"] == ["audit failed: 2 high findings"]
+
+
+def test_an_audit_the_plane_cannot_vouch_for_is_refused_with_the_gate_named() -> None:
+    untrusted = AuditTrust(False, "the security audit is not signed by a CI key the plane trusts")
+    report = evaluate(make_context(audit_trust=untrusted))
+    assert [r.name for r in report.failures()] == ["audit_trusted"]
+    assert "not signed" in report.failures()[0].reason
+    nobody = evaluate(make_context(audit_trust=None))
+    assert [r.name for r in nobody.failures()] == ["audit_trusted"]
+
+
+def test_dev_needs_no_vouched_audit() -> None:
+    req = make_deployment_request(environment="dev", security_audit=None, release_tag=None)
+    assert result(make_context(request=req, audit_trust=None), "audit_trusted").passed
+
+
+def test_the_security_gate_judges_the_trusted_audit_not_the_requests_copy() -> None:
+    """A client edits a failed audit to passed: the gate reads the registry's own copy."""
+    failed = make_audit(secret_findings=1, passed=False)
+    forged = make_deployment_request()  # carries a passed audit
+    trust = AuditTrust(True, "the release registry's own signed audit", failed)
+    r = result(make_context(request=forged, audit_trust=trust), "security_audit")
+    assert not r.passed
+    assert r.details["problems"] == ["audit failed: 1 secret findings"]
 
 
 def test_an_audit_of_another_release_or_service_is_refused() -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import factories as f
 import pytest
 from pydantic import ValidationError
 
 from controlplane.handoff import DeploymentRequest, Release
 from controlplane.policy.models import Environment
-
-from . import factories as f
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import factories as f
 import pytest
 from pydantic import BaseModel, ValidationError
 
@@ -19,8 +20,6 @@ from controlplane.handoff import (
     TrainingArtifact,
     invariant_error,
 )
-
-from . import factories as f
 
 VALID: list[tuple[type[BaseModel], dict[str, Any]]] = [
     (EDAHandoff, f.eda()),
@@ -101,12 +100,12 @@ BROKEN: list[tuple[type[BaseModel], dict[str, Any], str]] = [
     ),
     (
         DeploymentRequest,
-        f.deployment(security_audit=f.audit(release=f.OTHER)),
+        f.deployment(security_audit=f.audit(release=f.OTHER_RELEASE)),
         "audit_matches_release",
     ),
     (
         DeploymentRequest,
-        f.deployment(environment="dev", security_audit=f.audit(release=f.OTHER)),
+        f.deployment(environment="dev", security_audit=f.audit(release=f.OTHER_RELEASE)),
         "audit_matches_release",
     ),
     (

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from factories import DIGEST, RELEASE
 from pydantic import BaseModel, ValidationError
 
 from controlplane.handoff import Release
-
-from .factories import DIGEST, RELEASE
 
 
 class Holder(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import factories as f
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -10,8 +11,6 @@ from fastapi.testclient import TestClient
 from controlplane.errors import ControlPlaneError
 from controlplane.handoff import HANDOFF_MODELS, DeploymentRequest
 from controlplane.handoff.routes import router
-
-from . import factories as f
 
 
 @pytest.fixture
@@ -67,7 +66,7 @@ def test_the_deployment_schema_has_no_client_mode(client: TestClient) -> None:
 
 
 def test_an_invalid_body_is_a_422_naming_the_invariant(client: TestClient) -> None:
-    res = client.post("/echo", json=f.deployment(security_audit=f.audit(release=f.OTHER)))
+    res = client.post("/echo", json=f.deployment(security_audit=f.audit(release=f.OTHER_RELEASE)))
     assert res.status_code == 422
     assert "invariant audit_matches_release" in res.text
     ok = client.post("/echo", json=f.deployment())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import factories as f
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -11,8 +12,6 @@ from services.common import champion
 from services.common.models import DriftReport as ServiceDrift
 from services.common.models import FeatureDrift as ServiceFeature
 from services.common.models import ModelValidation as ServiceValidation
-
-from . import factories as f
 
 
 def service_drift(psi: float) -> ServiceDrift:

@@ -6,6 +6,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+from factories import POLICIES, decide_for, write_minimal_policy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,8 +14,6 @@ from controlplane.policy.compiled import CompiledPolicy, compile_policy
 from controlplane.policy.loader import load_policy
 from controlplane.policy.models import Mode
 from controlplane.risk.signals import SIGNAL_NAMES, SignalState
-
-from .factories import POLICIES, decide_for, write_minimal_policy
 
 BASES = {"auto.op": "AUTO", "consult.op": "CONSULT", "stop.op": "STOP"}
 STATES = (SignalState.ACTIVE, SignalState.INACTIVE, SignalState.UNKNOWN)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from factories import copy_default_policy
 
 from controlplane.policy.loader import PolicyError, load_policy, policy_version
-
-from .factories import copy_default_policy
 
 
 def _line_of(path: Path, needle: str) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from factories import POLICIES, copy_default_policy, decide_for
+
 from controlplane.policy.loader import POLICY_FILES, load_policy
 from controlplane.policy.testing import run_policy_tests
 from controlplane.risk.signals import SIGNAL_NAMES, SignalState
-
-from .factories import POLICIES, copy_default_policy, decide_for
 
 
 def test_every_policy_file_loads() -> None:

@@ -66,7 +66,7 @@ def test_release_build_explains_a_bad_artifact(tmp_path: Path) -> None:
 def test_releases_lists_and_shows_through_the_plane(
     plane_url: str, app: FastAPI, artifact: Path
 ) -> None:
-    info = routes.get_registry(app.state.ctx).build("bankchurn", artifact)
+    info = routes.get_registry(app.state.ctx.settings).build("bankchurn", artifact)
     env = {"CONTROLPLANE_URL": plane_url, "CONTROLPLANE_TOKEN": app.state.ctx.admin_token}
     listed = CliRunner().invoke(opsctl, ["releases", "--service", "bankchurn"], env=env)
     assert listed.exit_code == 0, listed.output

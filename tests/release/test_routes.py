@@ -21,7 +21,9 @@ def released(app: FastAPI, artifact: Path) -> ReleaseInfo:
     """The plane's router mounted (until app.py does it) and one bankchurn release built."""
     if not any(getattr(r, "path", "").startswith("/v1/releases") for r in app.routes):
         app.include_router(routes.router)
-    return routes.get_registry(app.state.ctx).build("bankchurn", artifact, code_version=COMMIT)
+    return routes.get_registry(app.state.ctx.settings).build(
+        "bankchurn", artifact, code_version=COMMIT
+    )
 
 
 def test_listing_needs_a_token(client: TestClient, released: ReleaseInfo) -> None:

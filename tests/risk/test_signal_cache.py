@@ -20,13 +20,13 @@ def _service(app: FastAPI, clock: ManualClock, ttl_s: float) -> SignalService:
 
 def _counting(svc: SignalService, name: str) -> list[int]:
     calls = [0]
-    read = svc._readers[name]
+    read = svc.readers.by_name[name]
 
-    def counted(session, service):  # type: ignore[no-untyped-def]
+    def counted(session, scope):  # type: ignore[no-untyped-def]
         calls[0] += 1
-        return read(session, service)
+        return read(session, scope)
 
-    svc._readers[name] = counted
+    svc.readers.by_name[name] = counted
     return calls
 
 
@@ -34,13 +34,13 @@ def test_a_read_overtaken_by_a_local_change_is_not_cached(app: FastAPI, clock: M
     svc = _service(app, clock, ttl_s=60)
     states = iter([SignalState.INACTIVE, SignalState.ACTIVE])
 
-    def incident(session, service):  # type: ignore[no-untyped-def]
+    def incident(session, scope):  # type: ignore[no-untyped-def]
         state = next(states)
         if state is SignalState.INACTIVE:
             svc.invalidate()  # POST /v1/incidents committed while this read was under way
         return SignalReading("incident_active", state, "incidents", clock.now(), {})
 
-    svc._readers["incident_active"] = incident
+    svc.readers.by_name["incident_active"] = incident
     svc.readings("bankchurn")
     after = {r.name: r.state for r in svc.readings("bankchurn")}
     assert after["incident_active"] is SignalState.ACTIVE  # read again, not the pre-change value

@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from controlplane.audit import service as audit
 from controlplane.clock import ManualClock
 from controlplane.config import Settings
+from controlplane.identity.models import Principal
 from controlplane.risk.signals import is_off_hours, parse_on_hours
 
 
@@ -49,16 +49,16 @@ def test_recent_rollback_from_the_audit_log(
     app: FastAPI, client: TestClient, admin_headers, clock: ManualClock
 ) -> None:
     ctx = app.state.ctx
+    oncall = Principal("x", "oncall", "human", frozenset({"operator"}))
     with Session(ctx.engine) as session:
-        entry = audit.make_entry(
-            actor="oncall",
-            actor_kind="human",
+        ctx.audit.record(
+            session,
+            oncall,
             operation="rollback",
             result="success",
             environment="production",
             service="bankchurn",
         )
-        audit.record(session=session, clock=clock, entry=entry)
         session.commit()
 
     def state() -> str:
@@ -70,28 +70,25 @@ def test_recent_rollback_from_the_audit_log(
     assert state() == "inactive"
 
 
-def test_inactive_override_silences_a_signal_and_is_audited(
-    client: TestClient, admin_headers, clock
+def test_a_raise_escalates_at_once_is_audited_and_its_clear_restores_the_source(
+    client: TestClient, admin_headers
 ) -> None:
-    clock.advance(timedelta(hours=12))  # off-hours
+    def decide() -> str:
+        body = {"operation": "deploy", "environment": "dev", "service": "bankchurn"}
+        return str(
+            client.post("/v1/decisions", json=body, headers=admin_headers).json()["final_mode"]
+        )
+
     r = client.put(
-        "/v1/signals/off_hours",
-        json={"state": "inactive", "ttl": "2h", "reason": "planned release window"},
+        "/v1/signals/incident_active",
+        json={"ttl": "2h", "reason": "pager says 5xx", "service": "bankchurn"},
         headers=admin_headers,
     )
-    assert r.status_code == 200
-    d = client.post(
-        "/v1/decisions",
-        json={"operation": "deploy", "environment": "staging"},
-        headers=admin_headers,
-    ).json()
-    assert d["final_mode"] == "CONSULT"
+    assert r.status_code == 200, r.text
+    assert decide() == "CONSULT"
     lines = client.get("/v1/audit?operation=signal.override", headers=admin_headers).json()["data"]
-    assert lines[0]["inputs"]["reason"] == "planned release window"
-    assert client.delete("/v1/signals/off_hours", headers=admin_headers).status_code == 200
-    d = client.post(
-        "/v1/decisions",
-        json={"operation": "deploy", "environment": "staging"},
-        headers=admin_headers,
-    ).json()
-    assert d["final_mode"] == "STOP"
+    assert [line["result"] for line in lines] == ["requested", "success"]
+    assert lines[0]["inputs"]["request"]["reason"] == "pager says 5xx"
+    cleared = client.delete("/v1/signals/incident_active?service=bankchurn", headers=admin_headers)
+    assert cleared.status_code == 200 and cleared.json()["cleared"] == [r.json()["id"]]
+    assert decide() == "AUTO"

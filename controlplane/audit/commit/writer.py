@@ -1,6 +1,6 @@
 """The audit writer process: group-commits decision records away from the request event loop.
 
-The plane starts it with one end of a socket pair (`python -m controlplane.audit.writer FD`).
+The plane starts it with one end of a socket pair (`python -m controlplane.audit.commit.writer FD`).
 Chaining, SQL inserts and fsync then run on another core under another interpreter lock, so
 request handling never waits for them (in a thread they took turns on one GIL).
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-log = logging.getLogger("controlplane.audit.writer")
+log = logging.getLogger("controlplane.audit.commit.writer")
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
@@ -98,7 +98,7 @@ def read_first_frame(sock: socket.socket) -> dict[str, Any]:
 def serve(sock: socket.socket) -> None:
     """Connect as told by the first frame, then commit batches until the plane hangs up."""
     from controlplane import db
-    from controlplane.audit.direct import DirectAppender
+    from controlplane.audit.commit.sql import DirectAppender
     from controlplane.audit.signing import Signer
 
     try:
@@ -142,7 +142,7 @@ def _commit(appender: Any, signer: Any, frames: list[Any]) -> list[dict[str, Any
 
 
 def main(argv: list[str]) -> None:
-    """Entry point: `python -m controlplane.audit.writer FD`."""
+    """Entry point: `python -m controlplane.audit.commit.writer FD`."""
     logging.basicConfig(level=logging.WARNING, format="audit-writer: %(message)s")
     # Ctrl-C and service stops reach the whole process group: the plane, not the writer, decides
     # when to stop (it hangs up after its last request; the writer drains and exits on that).

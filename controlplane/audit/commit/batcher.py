@@ -17,8 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from controlplane.audit import service as audit
-from controlplane.audit.direct import DirectAppender
+from controlplane.audit.commit.sql import DirectAppender, write_failed
 from controlplane.audit.models import Appended
 from controlplane.audit.signing import Signer
 from controlplane.clock import Clock, iso
@@ -144,7 +143,7 @@ class GroupCommitter:
             return
         except Exception as exc:  # driver errors (sqlite3, psycopg): fail closed
             log.error("audit group commit failed: %s", exc.__class__.__name__)
-            _settle(batch, audit.write_failed(exc.__class__.__name__))
+            _settle(batch, write_failed(exc.__class__.__name__))
             return
         _settle(batch, appended)
 

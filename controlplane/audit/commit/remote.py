@@ -26,10 +26,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 import controlplane
-from controlplane.audit import service as audit
+from controlplane.audit.commit.sql import append_in_session, write_failed
+from controlplane.audit.commit.writer import FrameReader, pack, read_first_frame
 from controlplane.audit.models import Appended
 from controlplane.audit.signing import Signer
-from controlplane.audit.writer import FrameReader, pack, read_first_frame
 from controlplane.clock import Clock, iso
 from controlplane.errors import AuditUnavailable
 
@@ -84,12 +84,12 @@ class ProcessCommitter:
         if self._stopped:
             raise AuditUnavailable("the audit writer is stopped; nothing was recorded")
         with Session(self._engine) as session:
-            appended = audit.record(
-                session=session,
-                clock=self._clock,
-                entry=entry,
+            [appended] = append_in_session(
+                session,
+                [entry],
+                ts=iso(self._clock.now()),
                 signer=self._signer,
-                checkpoint_every=self._checkpoint_every(),
+                every=self._checkpoint_every(),
             )
             session.commit()
         return appended
@@ -147,7 +147,7 @@ class ProcessCommitter:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "controlplane.audit.writer", str(child.fileno())],
+                [sys.executable, "-m", "controlplane.audit.commit.writer", str(child.fileno())],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
                 env=env,
@@ -339,7 +339,7 @@ class ProcessCommitter:
         waiters = self._waiting.pop(int(reply["id"]), [])
         error = reply.get("error")
         if error is not None:
-            failure = audit.write_failed(str(error))
+            failure = write_failed(str(error))
             for future in waiters:
                 if not future.done():
                     future.set_exception(failure)
