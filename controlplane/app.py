@@ -241,11 +241,12 @@ def create_app(
 ) -> FastAPI:
     """Build the plane: connect and migrate, then mount every router."""
     ctx = build_context(settings, clock=clock, metrics_source=metrics_source, workloads=workloads)
-    ctx.executor.recover_interrupted()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield  # start-up work ran above (before the first request can arrive)
+        """Start-up work before the first request, shutdown after the last."""
+        ctx.executor.recover_interrupted()
+        yield
         ctx.close()
 
     app = FastAPI(

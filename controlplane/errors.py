@@ -5,16 +5,13 @@ ControlPlaneError (500 internal)
 |   +-- MalformedJson (400 malformed_json)
 +-- Unauthenticated (401 unauthenticated)
 +-- Forbidden (403 forbidden)
-|   +-- PolicyDenied (403 policy_denied; carries the decision)
 +-- NotFound (404 not_found)
 +-- MethodNotAllowed (405 method_not_allowed)
 +-- Conflict (409 conflict)
-|   +-- ApprovalRequired (409 approval_required)
 |   +-- GatesRefused (409 gates_refused; lists every failed gate and retry_after)
 +-- PayloadTooLarge (413 payload_too_large)
 +-- InvalidSpec (422 invalid_spec)
 |   +-- InvalidRequest (422 invalid_request; details.errors lists field and reason)
-|   +-- PolicyInvalid (422 policy_invalid)
 +-- AdapterError (502 adapter_error)
 +-- Unavailable (503 unavailable)
     +-- NotReady (503 not_ready)
@@ -73,10 +70,6 @@ class Forbidden(ControlPlaneError):
     status = 403
 
 
-class PolicyDenied(Forbidden):
-    code = "policy_denied"
-
-
 class NotFound(ControlPlaneError):
     code = "not_found"
     status = 404
@@ -90,10 +83,6 @@ class MethodNotAllowed(ControlPlaneError):
 class Conflict(ControlPlaneError):
     code = "conflict"
     status = 409
-
-
-class ApprovalRequired(Conflict):
-    code = "approval_required"
 
 
 class GatesRefused(Conflict):
@@ -112,10 +101,6 @@ class InvalidSpec(ControlPlaneError):
 
 class InvalidRequest(InvalidSpec):
     code = "invalid_request"
-
-
-class PolicyInvalid(InvalidSpec):
-    code = "policy_invalid"
 
 
 class Unavailable(ControlPlaneError):

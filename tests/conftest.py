@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -69,6 +71,15 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         audit_writer="thread",
         trusted_ci_keys=CI_PUBLIC_KEY,  # audits signed by factories.CI_KEY are trusted
     )
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real bankchurn artifact, trained once per session on 1,500 rows (service command line)."""
+    out = tmp_path_factory.mktemp("artifact") / "bankchurn"
+    cmd = [sys.executable, "-m", "services.bankchurn.train", "--out", str(out), "--seed", "7"]
+    subprocess.run([*cmd, "--rows", "1500"], cwd=REPO, check=True, capture_output=True)
+    return out
 
 
 @pytest.fixture

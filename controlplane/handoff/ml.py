@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from controlplane.audit.redact import FreeText
 from controlplane.handoff.invariants import SERVICE_PATTERN, Handoff, Invariant, invariant_error
 
 SHA256_CHARS = frozenset("0123456789abcdef")
@@ -178,7 +179,7 @@ class FeatureDrift(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
+    name: FreeText = Field(min_length=1, max_length=128)
     psi: float = Field(ge=0, allow_inf_nan=False)
     threshold: float = Field(gt=0, allow_inf_nan=False, description="alert threshold")
     ks: float | None = Field(default=None, ge=0, le=1)

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic import Field as PydField
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from controlplane.audit.redact import FreeText
+from controlplane.audit.redact import FreeText, redact_text
 from controlplane.sqltypes import UTCDateTime
 
 Kind = Literal["human", "agent", "ci", "service"]
@@ -78,6 +78,13 @@ class TokenCreate(BaseModel):
     kind: Kind = "human"
     roles: list[Role] = PydField(default_factory=_viewer_only, min_length=1)
     ttl_hours: float | None = PydField(default=None, gt=0, le=24 * 366)
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_secret(cls, value: str) -> str:
+        if redact_text(value) != value:
+            raise ValueError("looks like a secret (a token or key); an identity name is shown")
+        return value
 
 
 class TokenIssued(BaseModel):

@@ -9,18 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import text
-from sqlmodel import Session
-
-from controlplane.identity.service import TokenCache
+from controlplane.identity.service import CHANNEL, TokenCache
 
 log = logging.getLogger(__name__)
-CHANNEL = "controlplane_auth"
-
-
-def notify(session: Session) -> None:
-    """Queue a notification; PostgreSQL delivers it when this transaction commits."""
-    session.connection().execute(text(f"NOTIFY {CHANNEL}"))
 
 
 class RevocationListener:

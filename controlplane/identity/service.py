@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -32,6 +33,7 @@ from controlplane.identity.models import (
 
 TOKEN_PREFIX = "cpt_"
 TOKENS = "tokens"  # the change topic that clears cached principals after commit
+CHANNEL = "controlplane_auth"  # the PostgreSQL channel that tells other replicas
 
 
 def hash_token(token: str) -> str:
@@ -118,9 +120,8 @@ def _changed(session: Session) -> None:
     """Tell every replica's token cache (after commit here; by NOTIFY on PostgreSQL)."""
     db.mark_changed(session, TOKENS)
     if session.get_bind().dialect.name == "postgresql":
-        from controlplane.identity.revocations import notify
-
-        notify(session)
+        # other replicas LISTEN (revocations.py); PostgreSQL delivers this when we commit
+        session.connection().execute(text(f"NOTIFY {CHANNEL}"))
 
 
 def get_identity(*, session: Session, name: str) -> Identity:

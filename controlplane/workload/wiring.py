@@ -116,6 +116,7 @@ class RegistryCatalog:
                 False,
                 "the request's security audit differs from the release's own signed audit "
                 "(security_audit.json in the bundle); send that one unchanged",
+                audit,  # the security gate still judges the registry's own copy
             )
         return AuditTrust(True, "the release registry's own signed audit", audit)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -231,15 +229,6 @@ def test_unreadable_audit_file_is_a_clear_error(
 ) -> None:
     result = _deploy(opsctl, tokens["agent"], "staging", "--audit", str(tmp_path / "nope.json"))
     assert result.exit_code == 1 and "cannot read the security audit" in result.stderr
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small real bankchurn artifact, trained once for this module."""
-    out = tmp_path_factory.mktemp("artifact") / "bankchurn"
-    cmd = [sys.executable, "-m", "services.bankchurn.train", "--out", str(out), "--seed", "7"]
-    subprocess.run([*cmd, "--rows", "1500"], cwd=REPO, check=True, capture_output=True)
-    return out
 
 
 @pytest.mark.slow
