@@ -56,7 +56,12 @@ def gate_overhead(n: int) -> tuple[list[float], list[float]]:
         start = time.perf_counter()
         with Session(ctx.engine) as session:
             deployments.request_deployment(
-                session=session, ctx=ctx, principal=AGENT, request=request
+                session=session,
+                door=ctx.door,
+                workloads=ctx.workloads,
+                settings=ctx.settings,
+                principal=AGENT,
+                request=request,
             )
             session.commit()
         ours.append(time.perf_counter() - start)
@@ -108,7 +113,6 @@ def raw_start(artifact: Path) -> float:
 def governed_rollouts(artifacts: list[Path]) -> list[float]:
     """Seconds from the deployment request to `succeeded` on the local backend."""
     from controlplane.adapters.workload.local import LocalBackend
-    from controlplane.deploy import executor
     from controlplane.release.registry import ReleaseRegistry
 
     state = Path(tempfile.mkdtemp(prefix="bench-rollout-"))
@@ -124,11 +128,16 @@ def governed_rollouts(artifacts: list[Path]) -> list[float]:
             start = time.perf_counter()
             with Session(ctx.engine) as session:
                 dep = deployments.request_deployment(
-                    session=session, ctx=ctx, principal=AGENT, request=request
+                    session=session,
+                    door=ctx.door,
+                    workloads=ctx.workloads,
+                    settings=ctx.settings,
+                    principal=AGENT,
+                    request=request,
                 )
                 dep_id = dep.id
                 session.commit()
-            done = executor.execute(ctx=ctx, deployment_id=dep_id, actor=AGENT)
+            done = ctx.executor.execute(deployment_id=dep_id, actor=AGENT)
             times.append(time.perf_counter() - start)
             if done.status != "succeeded":
                 raise SystemExit(f"rollout failed: {done.failure_reason}")

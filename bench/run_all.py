@@ -24,6 +24,7 @@ SUITE = (
     ("audit_appends.py", ["--records", "2000"], ["--records", "500"], "RESULTS-audit.md"),
     ("http_decisions.py", ["--seconds", "20"], ["--seconds", "6"], "RESULTS-http.md"),
     ("deploy_overhead.py", [], ["--requests", "100"], "RESULTS-deploy.md"),
+    ("governed_actions.py", [], ["--requests", "100"], "RESULTS-governed.md"),
     ("services_load.py", ["--duration", "30"], ["--duration", "5"], "RESULTS-services.md"),
 )
 

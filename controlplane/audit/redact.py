@@ -163,3 +163,15 @@ def _redacted_json(value: Any) -> Any:
 # stored, hashed, echoed or logged (so no response, record or export can show one).
 FreeText = Annotated[str, AfterValidator(_redacted_text)]
 FreeJson = Annotated[dict[str, Any], AfterValidator(_redacted_json)]
+
+
+class RedactingFilter:
+    """A logging filter that masks secrets in every line (access logs quote paths and queries)."""
+
+    def filter(self, record: Any) -> bool:
+        """Rewrite the record's message with secrets masked; never drop a line."""
+        message = record.getMessage()
+        masked = redact_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True

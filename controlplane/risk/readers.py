@@ -168,6 +168,8 @@ def _latest_per_reporter(session: Session, service: str | None) -> list[DriftRep
         ),
     )
     rows = list(session.exec(query).all())
+    if not rows:
+        return []
     resets = _resets(session, service)
     return [r for r in rows if r.service not in resets or r.received_at >= resets[r.service]]
 

@@ -27,7 +27,7 @@ from controlplane.adapters.workload.fake import FakeWorkloadBackend
 from controlplane.app import create_app
 from controlplane.config import Settings
 settings = Settings(state_dir=sys.argv[1], database_url=sys.argv[2], policy_dir=sys.argv[3],
-                    soak_production_minutes=0, health_window_s=0)
+                    soak_production_minutes=0, health_window_s=0, trusted_ci_keys=sys.argv[5])
 app = create_app(settings, workloads=FakeWorkloadBackend())
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[4]), log_level="warning")
 """
@@ -55,6 +55,7 @@ def two_planes(settings: Settings) -> Iterator[list[str]]:
                     settings.resolved_database_url,
                     str(settings.policy_dir),
                     str(port),
+                    settings.trusted_ci_keys,
                 ],
             )
         )
