@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import threading
@@ -19,30 +20,65 @@ import typer
 from controlplane.cli._common import EXIT_USAGE, JsonOpt, fail
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     import uvicorn
     from fastapi import FastAPI
 
     from controlplane.config import Settings
 
 log = logging.getLogger("controlplane.up")
-Stop = Callable[[], None]
+Stop = Callable[[], int]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def start_local_workloads(app: FastAPI, settings: Settings) -> Stop:
+class StopSignals:
+    """SIGINT/SIGTERM handlers that only record, so the clean-up after server.run always runs.
+
+    uvicorn handles both while it serves, then restores the previous handlers and re-raises the
+    signal: with the default SIGTERM handler that re-raise killed the plane before its clean-up.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[signal.Signals] = []
+        self._server: uvicorn.Server | None = None
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._record)
+
+    def attach(self, server: uvicorn.Server) -> None:
+        """Let a signal that came before the server existed stop it as soon as it starts."""
+        self._server = server
+        server.should_exit = server.should_exit or bool(self.received)
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        """Note the signal and ask the server to stop; never raise (the clean-up must run)."""
+        self.received.append(signal.Signals(signum))
+        if self._server is not None:
+            self._server.should_exit = True
+
+    def reason(self) -> str:
+        """` (SIGTERM)` when a signal stopped the plane, for the last log line."""
+        return f" ({self.received[0].name})" if self.received else ""
+
+
+def local_workloads_stopper(app: FastAPI, services: bool) -> Stop | None:
+    """The local backend's stop_all, taken before serving so a stop at any moment reaches all."""
+    backend = app.state.ctx.workloads
+    if not services or not hasattr(backend, "start") or not hasattr(backend, "stop_all"):
+        return None
+    stop_all: Stop = backend.stop_all
+    return stop_all
+
+
+def start_local_workloads(app: FastAPI, settings: Settings) -> None:
     """Adopt or restart recorded service processes, then deploy missing dev services (audited).
 
     Runs after the plane answers: each missing service gets its bundled initial release (trained
     in seconds on first use) deployed to dev through the API, like any other deployment.
-    Returns a function that stops every service process when the plane stops.
     """
-    backend = app.state.ctx.workloads
-    if not hasattr(backend, "start") or not hasattr(backend, "stop_all"):
-        return lambda: None
     threading.Thread(
         target=_bring_up_services, args=(app, settings), name="opsctl-services", daemon=True
     ).start()
-    stop_all: Stop = backend.stop_all
-    return stop_all
 
 
 def _bring_up_services(app: FastAPI, settings: Settings) -> None:
@@ -101,31 +137,42 @@ def up(
     _configure_logging()
     settings = _settings(host, port)
     sock = _bind(settings.host, settings.port)
+    stops = StopSignals()
     from controlplane.app import create_app
 
     app = create_app(settings)
-    local = services and settings.workload_backend == "local"
+    stop_services = local_workloads_stopper(app, services)
     server = _server(app, access_log)
+    stops.attach(server)
     from controlplane.app import tune_gc
 
     tune_gc()
-    stop: Stop = lambda: None  # noqa: E731
 
     def ready() -> None:
-        nonlocal stop
         _banner(app, settings, json_out)
-        if local:
-            stop = start_local_workloads(app, settings)
+        if stop_services is not None:
+            start_local_workloads(app, settings)
 
     _announce_when_ready(server, ready)
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass  # uvicorn re-raises Ctrl-C after a clean shutdown; a stop is not a failure
     finally:
-        stop()
-        app.state.ctx.close()
-        log.info("control plane stopped")
+        stopped = _stop_everything(app, stop_services)
+        log.info("control plane stopped%s: %s", stops.reason(), stopped)
+
+
+def _stop_everything(app: FastAPI, stop_services: Stop | None) -> str:
+    """Stop the services, then the audit writer and database (even if the first fails); say so."""
+    ctx = app.state.ctx
+    writer = getattr(ctx.committer, "pid", None)
+    try:
+        count = stop_services() if stop_services is not None else None
+    finally:
+        ctx.close()
+    done = [] if count is None else [f"{count} service process{'es' * (count != 1)} stopped"]
+    if writer is not None:
+        done.append(f"audit writer (pid {writer}) stopped")
+    return ", ".join(done) or "nothing else was running"
 
 
 def _configure_logging() -> None:
@@ -188,7 +235,8 @@ def _announce_when_ready(server: uvicorn.Server, announce: Callable[[], None]) -
             if server.should_exit:
                 return
             time.sleep(0.05)
-        announce()
+        if not server.should_exit:
+            announce()
 
     threading.Thread(target=watch, name="opsctl-banner", daemon=True).start()
 

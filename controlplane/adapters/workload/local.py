@@ -54,6 +54,7 @@ class LocalBackend:
         self._lock = threading.RLock()
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._target_locks: dict[str, threading.Lock] = {}
+        self._stopped = False
 
     def service_command(self, target: Target, release: Release, port: int) -> list[str]:
         """`python -m services.<name> --port P --artifact DIR`, bound to loopback."""
@@ -140,18 +141,26 @@ class LocalBackend:
                 actions[key] = "restarted" if result.ok else f"failed: {result.reason}"
         return actions
 
-    def stop_all(self) -> None:
-        """Stop every process (plane shutdown); the recorded releases restart on the next start."""
+    def stop_all(self) -> int:
+        """Stop every process, all at once and for good (plane shutdown); return how many ran.
+
+        Bounded by one grace period however many run; the recorded releases restart on the next
+        start of the plane, but nothing more starts from this backend.
+        """
         with self._lock:
+            self._stopped = True
             targets = self.state.load()
+            recorded = {i.pid for ts in targets.values() for i in (ts.active, ts.pending) if i}
+            pids = recorded | set(self._children)
+            running = sum(proc.pid_alive(pid) for pid in pids)
+            proc.stop(*pids, grace_s=self.stop_grace_s)  # a dead leader may leave its group
             for ts in targets.values():
-                for inst in (ts.active, ts.pending):
-                    if inst is not None:
-                        self._stop(inst.pid)
                 ts.active = ts.pending = None
             self.state.save(targets)
-            for pid in list(self._children):
-                self._stop(pid)
+            for child in self._children.values():
+                child.poll()
+            self._children.clear()
+        return running
 
     def _recorded_release(self, target: Target) -> Release:
         ts = self.state.load().get(target.key)
@@ -232,6 +241,8 @@ class LocalBackend:
         return ports[index]
 
     def _launch(self, target: Target, release: Release, port: int, ts: TargetState) -> Instance:
+        if self._stopped:
+            raise AdapterError(f"not starting {target.key}: the local backend has been stopped")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         log = self.directory / "logs" / f"{target.service}-{target.environment}-{stamp}-{port}.log"
         env = {"MODEL_VERSION": release.model_version or "", "CONTROLPLANE_RELEASE": release.ref}
@@ -242,7 +253,7 @@ class LocalBackend:
         return ts.pending
 
     def _stop(self, pid: int) -> None:
-        proc.stop(pid, self.stop_grace_s)
+        proc.stop(pid, grace_s=self.stop_grace_s)
         child = self._children.pop(pid, None)
         if child is not None:
             child.poll()
