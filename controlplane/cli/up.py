@@ -63,7 +63,7 @@ class StopSignals:
 
 def local_workloads_stopper(app: FastAPI, services: bool) -> Stop | None:
     """The local backend's stop_all, taken before serving so a stop at any moment reaches all."""
-    backend = app.state.ctx.workloads
+    backend = app.state.ctx.workloads.backend
     if not services or not hasattr(backend, "start") or not hasattr(backend, "stop_all"):
         return None
     stop_all: Stop = backend.stop_all
@@ -90,14 +90,14 @@ def _bring_up_services(app: FastAPI, settings: Settings) -> None:
     from controlplane.release.registry import ReleaseRegistry
 
     ctx = app.state.ctx
-    for key, action in ctx.workloads.start().items():
+    for key, action in ctx.workloads.backend.start().items():
         log.info("service %s: %s", key, action)
     registry = ReleaseRegistry(settings.state_dir)
     base = f"http://{settings.host}:{settings.port}"
     token = settings.admin_token_path.read_text().strip()
     with ControlPlaneClient(base, token, timeout=180) as client:
         for service in KNOWN_SERVICES:
-            status = ctx.workloads.status(Target(service, "dev"))
+            status = ctx.workloads.backend.status(Target(service, "dev"))
             if status.state == "running":
                 log.info("service %s/dev: running %s at %s", service, status.release, status.url)
                 continue
@@ -154,17 +154,21 @@ def up(
             start_local_workloads(app, settings)
 
     _announce_when_ready(server, ready)
+    writer = getattr(app.state.ctx.audit.committer, "pid", None)  # gone once the app shuts down
     try:
         server.run(sockets=[sock])
     finally:
-        stopped = _stop_everything(app, stop_services)
+        stopped = _stop_everything(app, stop_services, writer)
         log.info("control plane stopped%s: %s", stops.reason(), stopped)
 
 
-def _stop_everything(app: FastAPI, stop_services: Stop | None) -> str:
-    """Stop the services, then the audit writer and database (even if the first fails); say so."""
+def _stop_everything(app: FastAPI, stop_services: Stop | None, writer: int | None) -> str:
+    """Stop the services, then the audit writer and database (even if the first fails); say so.
+
+    The app's own shutdown closes the writer first when uvicorn ran its lifespan; closing again
+    is a no-op.
+    """
     ctx = app.state.ctx
-    writer = getattr(ctx.committer, "pid", None)
     try:
         count = stop_services() if stop_services is not None else None
     finally:
@@ -183,6 +187,10 @@ def _configure_logging() -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    from controlplane.audit.redact import RedactingFilter
+
+    for handler in logging.getLogger().handlers:  # access logs quote paths: no secret in clear
+        handler.addFilter(RedactingFilter())
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 

@@ -217,7 +217,9 @@ def test_a_stop_signal_stops_the_plane_the_audit_writer_and_every_service(
         commands = list(before.values())
         for name in KNOWN_SERVICES:
             assert sum(f"-m services.{name} " in cmd for cmd in commands) == 1, before
-        writers = [pid for pid, cmd in before.items() if "-m controlplane.audit.writer" in cmd]
+        writers = [
+            pid for pid, cmd in before.items() if "-m controlplane.audit.commit.writer" in cmd
+        ]
         assert len(writers) == 1, before
 
         plane.proc.send_signal(sig)
