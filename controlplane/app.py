@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -221,6 +223,22 @@ def _install_ops_routes(app: FastAPI, ctx: AppContext) -> None:
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+async def _sweep_expired(ctx: AppContext) -> None:
+    """Every `approval_sweep_s`: close approvals past their TTL and end what they were for."""
+
+    def sweep() -> None:
+        with Session(ctx.engine, expire_on_commit=False) as session:
+            if ctx.door.expire_due(session=session):
+                session.commit()
+
+    while True:
+        await asyncio.sleep(ctx.settings.approval_sweep_s)
+        try:
+            await asyncio.to_thread(sweep)
+        except Exception as exc:  # the next round tries again; a vote also expires requests
+            log.warning("approval sweep failed: %s", exc.__class__.__name__)
+
+
 def tune_gc() -> None:
     """Server processes: freeze start-up objects and collect young garbage less often.
 
@@ -244,10 +262,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        """Start-up work before the first request, shutdown after the last."""
+        """Start-up work before the first request, background work while serving, shutdown."""
         ctx.executor.recover_interrupted()
-        yield
-        ctx.close()
+        resumed = asyncio.create_task(asyncio.to_thread(ctx.executor.resume_approved))
+        sweeper = asyncio.create_task(_sweep_expired(ctx))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sweeper
+            with contextlib.suppress(Exception):  # a rollout in flight ends with the plane
+                await asyncio.wait_for(asyncio.shield(resumed), timeout=0.1)
+            ctx.close()
 
     app = FastAPI(
         title="ML ops control plane",

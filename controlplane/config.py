@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     trusted_ci_keys: str = ""
     # Refused state-changing calls recorded per principal per minute; the rest are counted only.
     refusal_records_per_minute: int = Field(default=30, ge=0, le=10_000)
+    # How often pending approvals past their TTL are closed as expired (and their change ended).
+    approval_sweep_s: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("on_hours_utc")
     @classmethod

@@ -27,9 +27,9 @@ from controlplane.governance.kinds import Registry
 from controlplane.governance.service import Door
 from controlplane.identity import kinds as identity_kinds
 from controlplane.identity import service as identity
-from controlplane.identity.revocations import RevocationListener
 from controlplane.incident import kinds as incident_kinds
 from controlplane.metrics import PlaneMetrics
+from controlplane.notifications import ChangeListener
 from controlplane.policy.service import Decider
 from controlplane.policy.store import PolicyStore
 from controlplane.risk import kinds as risk_kinds
@@ -57,7 +57,7 @@ class AppContext:
     door: Door
     workloads: Workloads
     executor: Executor
-    revocations: RevocationListener | None = None
+    listener: ChangeListener | None = None
     admin_token: str | None = None
     closed: bool = False
 
@@ -66,8 +66,8 @@ class AppContext:
         if self.closed:
             return
         self.closed = True
-        if self.revocations is not None:
-            self.revocations.close()
+        if self.listener is not None:
+            self.listener.close()
         self.audit.close()
         self.engine.dispose()
         if self.read_engine is not self.engine:
@@ -119,11 +119,7 @@ def build_context(
     tokens = identity.TokenCache()
     db.on_change(engine, SIGNALS, signals.invalidate)
     db.on_change(engine, identity.TOKENS, tokens.clear)
-    listener = (
-        RevocationListener(settings.resolved_database_url, tokens)
-        if engine.dialect.name == "postgresql"
-        else None
-    )
+    listener = _listener(settings, engine, tokens, signals)
     return AppContext(
         settings=settings,
         engine=engine,
@@ -139,8 +135,31 @@ def build_context(
         door=door,
         workloads=parts,
         executor=executor,
-        revocations=listener,
+        listener=listener,
         admin_token=admin_token,
+    )
+
+
+def _listener(
+    settings: Settings, engine: Engine, tokens: identity.TokenCache, signals: SignalService
+) -> ChangeListener | None:
+    """On PostgreSQL, hear the other replicas' changes (revocations, incidents, overrides)."""
+    if engine.dialect.name != "postgresql":
+        return None
+
+    def lost() -> None:
+        tokens.set_enabled(False)  # fail closed: no cache we cannot invalidate
+        signals.invalidate()
+
+    def listening() -> None:
+        tokens.set_enabled(True)
+        signals.invalidate()  # whatever happened while deaf
+
+    return ChangeListener(
+        settings.resolved_database_url,
+        {identity.TOKENS: tokens.clear, SIGNALS: signals.invalidate},
+        on_lost=lost,
+        on_listening=listening,
     )
 
 

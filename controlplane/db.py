@@ -118,8 +118,12 @@ _LISTENERS: weakref.WeakKeyDictionary[Engine, dict[str, list[Callable[[], None]]
 
 
 def mark_changed(session: Session, topic: str) -> None:
-    """Say this transaction changed what a cache holds (signals, tokens); told after commit."""
+    """Say this transaction changed what a cache holds (signals, tokens): this replica's
+    listeners run after it commits; on PostgreSQL the other replicas hear it (NOTIFY is
+    delivered at commit, see notifications.py)."""
     session.info.setdefault("changed", set()).add(topic)
+    if session.get_bind().dialect.name == "postgresql":  # PostgreSQL sends one per transaction
+        session.connection().execute(text(f"NOTIFY controlplane_{topic}"))
 
 
 def on_change(engine: Engine, topic: str, callback: Callable[[], None]) -> None:

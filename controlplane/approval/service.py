@@ -27,7 +27,7 @@ from controlplane.audit.recorder import Actor, Recorder
 from controlplane.clock import Clock
 from controlplane.errors import Conflict, InvalidSpec, NotFound
 from controlplane.governance.states import move
-from controlplane.identity.models import Principal
+from controlplane.identity.models import SYSTEM, Principal
 from controlplane.policy.models import Decision, Mode
 from controlplane.policy.store import PolicyStore
 
@@ -240,9 +240,6 @@ def close(
         inputs={"approval_id": req.id, "subject": f"{req.subject_kind}/{req.subject_id}"},
         outputs={"reason": reason},
     )
-
-
-SYSTEM = Principal("system", "controlplane", "service", frozenset())
 
 
 def votes_of(*, session: Session, ids: Sequence[str]) -> dict[str, list[ApprovalVote]]:

@@ -18,11 +18,10 @@ from controlplane.deploy.models import Deployment
 from controlplane.deploy.states import DeploymentStatus
 from controlplane.governance.service import Door, request_hash
 from controlplane.handoff.models import DeploymentRequest
-from controlplane.identity.models import Principal
+from controlplane.identity.models import SYSTEM, Principal
 from controlplane.workload.wiring import Workloads
 
 log = logging.getLogger(__name__)
-SYSTEM = Principal("system", "controlplane", "service", frozenset({"operator"}))
 STALE_AFTER = timedelta(minutes=10)
 
 
@@ -104,13 +103,18 @@ class Executor:
             )
         if not result.ok:
             return result, {"verified": False, "reason": result.reason}
-        health = self.workloads.health(result.url or "")
+        try:
+            health = self.workloads.health(result.url or "")
+        except Exception as exc:  # a check that cannot run is a failed check, never "executing"
+            health = {"healthy": False, "reason": f"health check raised {exc!r}"}
         if health.get("healthy"):
             return result, health
         if previous_ref is not None:
-            restored = backend.restore(target, releases.resolve(previous_ref))
-            health["restored"] = restored.ok
-            health["restore_reason"] = restored.reason
+            try:
+                restored = backend.restore(target, releases.resolve(previous_ref))
+                health["restored"], health["restore_reason"] = restored.ok, restored.reason
+            except Exception as exc:
+                health["restored"], health["restore_reason"] = False, repr(exc)
         return result, health
 
     def _finish(
@@ -182,6 +186,22 @@ class Executor:
                 outputs={"restored_release": dep.previous_release},
             )
             db.mark_changed(session, "signals")  # recent_rollback reads the audit log
+
+    def resume_approved(self) -> list[str]:
+        """Run deployments a stopped plane left approved but not started (their approval is
+        closed, so nothing else would); each is re-checked and claimed as usual."""
+        with Session(self.engine) as session:
+            ids = list(
+                session.exec(
+                    select(Deployment.id).where(
+                        Deployment.status == DeploymentStatus.APPROVED.value
+                    )
+                ).all()
+            )
+        for deployment_id in ids:
+            log.warning("deployment %s was approved but not started; running it now", deployment_id)
+            self.execute(deployment_id=deployment_id, actor=SYSTEM)
+        return ids
 
     def recover_interrupted(self, *, stale_after: timedelta = STALE_AFTER) -> list[str]:
         """Fail deployments a stopped plane left `executing` (long past any rollout timeout)."""

@@ -19,7 +19,7 @@ from controlplane.deploy.models import Deployment, DeploymentPublic
 from controlplane.deploy.states import DeploymentStatus
 from controlplane.errors import InvalidSpec, NotFound
 from controlplane.governance.kinds import Requester
-from controlplane.governance.service import Door, decision_fields, request_hash
+from controlplane.governance.service import Door, decision_fields, request_hash, waiting_message
 from controlplane.handoff.models import DeploymentRequest
 from controlplane.handoff.release import Release
 from controlplane.identity.models import Principal
@@ -254,12 +254,7 @@ def show_many(*, session: Session, deps: list[Deployment]) -> list[DeploymentPub
 def message(dep: Deployment, approvals_: int, required: int) -> str:
     """What a person or agent should read first."""
     if dep.status == DeploymentStatus.PENDING_APPROVAL:
-        reasons = [r for r in dep.decision.get("reasons", []) if "disabled" not in r]
-        why = "; ".join(reasons) or dep.decision.get("counterfactual", "")
-        return (
-            f"{dep.mode}: pending approval {approvals_} of {required}, approval id "
-            f"{dep.approval_id}" + (f", because {why}" if why else "")
-        )
+        return waiting_message(dep.mode, approvals_, required, dep.approval_id, dep.decision)
     if dep.status == DeploymentStatus.BLOCKED:
         failed = [f"{g['name']}: {g['reason']}" for g in dep.gates if not g["passed"]]
         return "refused: " + "; ".join(failed)

@@ -34,7 +34,6 @@ class DeploymentStatus(enum.StrEnum):
 
 
 S = DeploymentStatus
-INITIAL = frozenset({S.BLOCKED, S.PENDING_APPROVAL, S.APPROVED})
 TRANSITIONS: Mapping[DeploymentStatus, frozenset[DeploymentStatus]] = {
     S.PENDING_APPROVAL: frozenset({S.PENDING_APPROVAL, S.APPROVED, S.REJECTED, S.EXPIRED}),
     S.APPROVED: frozenset({S.EXECUTING, S.PENDING_APPROVAL}),
@@ -57,7 +56,8 @@ def move(dep: Deployment, to: DeploymentStatus) -> None:
 
 
 def claim(session: Session, dep: Deployment, *, by: str, at: datetime) -> bool:
-    """Atomically move approved -> executing; of several replicas only one wins."""
+    """Atomically move approved -> executing (a transition of the table, made by a conditional
+    UPDATE so that of several replicas only one wins)."""
     claimed = session.connection().execute(
         update(_TABLE)
         .where(_TABLE.c.id == dep.id, _TABLE.c.status == S.APPROVED.value)

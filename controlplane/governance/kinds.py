@@ -52,6 +52,11 @@ class Scope:
     service: str | None = None
 
 
+def judged_in(environment: str | None) -> Environment:
+    """Where a change is judged: its environment, or production when it covers all of them."""
+    return Environment.parse(environment) if environment else Environment.PRODUCTION
+
+
 def _no_check(session: Session, payload: Payload, requester: Requester) -> None:
     """Most kinds have nothing to check beyond their payload model."""
 
@@ -135,8 +140,3 @@ class Registry:
     def is_kind(self, name: str) -> bool:
         """True when `name` is a door-stored kind (its subject is a GovernedAction row)."""
         return name in self._kinds
-
-    @property
-    def names(self) -> list[str]:
-        """Every kind and subject name, sorted."""
-        return sorted([*self._kinds, *self._subjects])

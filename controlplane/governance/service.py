@@ -33,7 +33,7 @@ from controlplane.governance.kinds import (
 )
 from controlplane.governance.models import ActionPublic, GovernedAction
 from controlplane.governance.states import ACTION_TRANSITIONS, ActionStatus, move
-from controlplane.identity.models import Principal
+from controlplane.identity.models import SYSTEM, Principal
 from controlplane.policy.models import Decision, DecisionInput, Mode
 from controlplane.policy.service import Decider
 from controlplane.policy.store import PolicyStore
@@ -228,15 +228,9 @@ class Door:
     ) -> ApprovalRequest | None:
         """Before executing: if the stored request changed or the mode is now stricter than what
         was approved, void the approvals and open a new request (returned); None means go."""
-        changed = approval is not None and approval.request_hash != current_hash
-        if not changed and not rules.is_stricter(decision.final_mode, approved_mode):
+        why = _void_reason(approval, approved_mode, decision, current_hash)
+        if why is None:
             return None
-        why = (
-            "the stored request changed after it was approved"
-            if changed
-            else f"mode is now {decision.final_mode} (was {approved_mode}): "
-            + "; ".join(decision.reasons[1:])
-        )
         if approval is not None:
             approvals.close(
                 session=session,
@@ -257,6 +251,22 @@ class Door:
             summary=summary,
             explanation={**explanation, "reasons": decision.reasons, "voided_because": why},
         )
+
+    def expire_due(self, *, session: Session) -> list[str]:
+        """Close pending approvals past their TTL, and end their subjects (the sweeper)."""
+        now = self.clock.now()
+        due = session.exec(
+            select(ApprovalRequest).where(
+                ApprovalRequest.status == "pending", col(ApprovalRequest.expires_at) <= now
+            )
+        ).all()
+        ended = []
+        for stale in due:
+            req = approvals.get_for_update(session=session, request_id=stale.id)
+            if approvals.is_expired(req, now):  # a vote may have closed it meanwhile
+                self._end(session, req, "expired", "TTL elapsed with no quorum", by=SYSTEM)
+                ended.append(req.id)
+        return ended
 
     # -- inside the door ---------------------------------------------------------------------
 
@@ -363,10 +373,11 @@ class Door:
             with session.begin_nested():
                 kind.check(session, row.request, requester)
                 outputs = sanitize(kind.execute(effect))
-        except ControlPlaneError as exc:
+        except Exception as exc:  # rolled back to the savepoint: the votes are kept
             if not catch:
                 raise
-            self._finish(session, row, actor, approvers, failure=exc.message)
+            reason = exc.message if isinstance(exc, ControlPlaneError) else repr(exc)[:500]
+            self._finish(session, row, actor, approvers, failure=reason)
             return
         row.outputs = outputs
         self._finish(session, row, actor, approvers, failure=None)
@@ -452,6 +463,25 @@ class Door:
         )  # fmt: skip
 
 
+def _void_reason(
+    approval: ApprovalRequest | None, approved_mode: str, decision: Decision, current_hash: str
+) -> str | None:
+    """Why approvals no longer cover the request: it changed, its mode is stricter now, or the
+    policy asks more humans for it than approved it; None when they still hold."""
+    if approval is not None and approval.request_hash != current_hash:
+        return "the stored request changed after it was approved"
+    if rules.is_stricter(decision.final_mode, approved_mode):
+        return f"mode is now {decision.final_mode} (was {approved_mode}): " + "; ".join(
+            decision.reasons[1:]
+        )
+    if approval is not None and decision.required_approvals > approval.required:
+        return (
+            f"the policy now asks {decision.required_approvals} approvals for this "
+            f"(approved with {approval.required})"
+        )
+    return None
+
+
 def authorize(kind: ActionKind, principal: Principal) -> None:
     """Refuse (403) a caller who lacks the kind's role, or a machine where only humans may ask."""
     if not principal.has(kind.role):
@@ -467,14 +497,25 @@ def authorize(kind: ActionKind, principal: Principal) -> None:
         )
 
 
+def waiting_message(
+    mode: str | None,
+    approvals_: int,
+    required: int,
+    approval_id: str | None,
+    decision: dict[str, Any],
+) -> str:
+    """The line a waiting change shows: how far its approval is, and why it waits."""
+    reasons = [r for r in decision.get("reasons", []) if "disabled" not in r]  # noise here
+    why = "; ".join(reasons) or decision.get("counterfactual", "")
+    return f"{mode}: pending approval {approvals_} of {required}, approval id {approval_id}" + (
+        f", because {why}" if why else ""
+    )
+
+
 def message(row: GovernedAction, approvals_: int, required: int) -> str:
     """What a person or agent should read first about an action."""
     if row.status == ActionStatus.PENDING_APPROVAL:
-        reasons = [r for r in row.decision.get("reasons", []) if "disabled" not in r]
-        return (
-            f"{row.mode}: pending approval {approvals_} of {required}, approval id "
-            f"{row.approval_id}" + (f", because {'; '.join(reasons)}" if reasons else "")
-        )
+        return waiting_message(row.mode, approvals_, required, row.approval_id, row.decision)
     if row.status == ActionStatus.SUCCEEDED:
         return f"done: {row.summary}"
     if row.failure_reason:

@@ -1,7 +1,8 @@
 """A status enum with its allowed transitions in one table, and the one function that moves it.
 
-Each state machine of the plane (governed actions, deployments) declares its table here-shaped and
-moves its rows only through `move`, so no code assigns a status field directly.
+Each state machine of the plane (governed actions, deployments, approval requests) declares its
+table in this shape and moves its rows only through `move` (a row is created in its first
+status; the deployment claim is the one transition made by a conditional UPDATE, see there).
 """
 
 from __future__ import annotations
@@ -54,9 +55,6 @@ ACTION_TRANSITIONS: Mapping[ActionStatus, frozenset[ActionStatus]] = {
             ActionStatus.EXPIRED,
         }
     ),
-    ActionStatus.APPROVED: frozenset({ActionStatus.EXECUTING, ActionStatus.PENDING_APPROVAL}),
+    ActionStatus.APPROVED: frozenset({ActionStatus.EXECUTING}),
     ActionStatus.EXECUTING: frozenset({ActionStatus.SUCCEEDED, ActionStatus.FAILED}),
 }
-FINISHED_ACTION = frozenset(
-    {ActionStatus.SUCCEEDED, ActionStatus.FAILED, ActionStatus.REJECTED, ActionStatus.EXPIRED}
-)

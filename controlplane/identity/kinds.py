@@ -1,7 +1,8 @@
 """The governed identity actions: issue and revoke tokens, disable and enable identities.
 
-They change who can do anything at all, so they are judged as production (modes.yaml), need the
-admin role, and an agent or CI granting approver or admin is STOP (rules.yaml).
+They change who can do anything at all, so they are judged as production (modes.yaml) and need
+the admin role; an agent or CI issuing a token or enabling an identity is STOP, revoking or
+disabling CONSULT (rules.yaml), so a machine never mints itself a human's powers.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from typing import Any
 from sqlmodel import Session
 
 from controlplane.clock import Clock
-from controlplane.errors import Conflict, NotFound
 from controlplane.governance.kinds import ActionKind, Effect, Requester, Scope
 from controlplane.identity import service as identity
-from controlplane.identity.models import ApiToken, TokenCreate
+from controlplane.identity.models import TokenCreate
 from controlplane.policy.models import Environment
 
 PLANE = Scope(Environment.PRODUCTION)
@@ -48,11 +48,7 @@ def kinds(*, clock: Clock) -> list[ActionKind]:
         return {"id": row.id, "revoked_at": at}
 
     def check_revoke(session: Session, p: Any, who: Requester) -> None:
-        row = session.get(ApiToken, p["id"])
-        if row is None:
-            raise NotFound(f"token {p['id']} not found")
-        if row.revoked_at is not None:
-            raise Conflict(f"token {row.id} is already revoked")
+        identity.revocable(session=session, token_id=p["id"])
 
     def switch(disabled: bool) -> Any:
         def run(effect: Effect) -> dict[str, Any]:

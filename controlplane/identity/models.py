@@ -65,6 +65,10 @@ class Principal:
         return any(role in ROLE_IMPLIES.get(r, frozenset()) for r in self.roles)
 
 
+# The plane itself, when it acts on its own (start-up recovery, expiry of approvals).
+SYSTEM = Principal("system", "controlplane", "service", frozenset({"operator"}))
+
+
 def _viewer_only() -> list[Role]:
     return ["viewer"]
 

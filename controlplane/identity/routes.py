@@ -8,11 +8,9 @@ from fastapi import APIRouter
 from sqlmodel import col, select
 
 from controlplane.deps import Admin, CurrentPrincipal, DoorDep, ReadSessionDep, SessionDep
-from controlplane.errors import NotFound
 from controlplane.governance.states import ActionStatus
 from controlplane.identity import service as identity
 from controlplane.identity.models import (
-    ApiToken,
     Identity,
     IdentityPublic,
     Revoke,
@@ -79,9 +77,7 @@ def revoke_token(
     token_id: str, body: Revoke, session: SessionDep, door: DoorDep, principal: Admin
 ) -> Any:
     """Revoke a token (`token.revoke`): refused at once, on every replica."""
-    token = session.get(ApiToken, token_id)
-    if token is None:
-        raise NotFound(f"token {token_id} not found")
+    token = identity.revocable(session=session, token_id=token_id)
     holder = session.get(Identity, token.identity_id)
     payload = {"id": token_id, "holder": holder.name if holder else "?", "reason": body.reason}
     row = door.submit(

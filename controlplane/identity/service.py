@@ -16,7 +16,6 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -33,7 +32,6 @@ from controlplane.identity.models import (
 
 TOKEN_PREFIX = "cpt_"
 TOKENS = "tokens"  # the change topic that clears cached principals after commit
-CHANNEL = "controlplane_auth"  # the PostgreSQL channel that tells other replicas
 
 
 def hash_token(token: str) -> str:
@@ -62,8 +60,7 @@ def check_issue(*, session: Session, request: TokenCreate) -> None:
 def store_token(
     *, session: Session, clock: Clock, request: TokenCreate, token_sha256: str, prefix: str
 ) -> tuple[Identity, ApiToken]:
-    """Create the identity if new and store a token by its hash."""
-    check_issue(session=session, request=request)
+    """Create the identity if new and store a token by its hash (token.issue checked it)."""
     identity = session.exec(select(Identity).where(Identity.name == request.name)).first()
     now = clock.now()
     if identity is None:
@@ -89,13 +86,19 @@ def store_token(
     return identity, row
 
 
-def revoke(*, session: Session, clock: Clock, token_id: str) -> ApiToken:
-    """Revoke a token at once (cached principals are dropped when this commits)."""
+def revocable(*, session: Session, token_id: str) -> ApiToken:
+    """A token that can still be revoked (404 unknown, 409 already revoked)."""
     row = session.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"token {token_id} not found")
     if row.revoked_at is not None:
         raise Conflict(f"token {token_id} is already revoked", {"revoked_at": str(row.revoked_at)})
+    return row
+
+
+def revoke(*, session: Session, clock: Clock, token_id: str) -> ApiToken:
+    """Revoke a token at once (cached principals are dropped when this commits)."""
+    row = revocable(session=session, token_id=token_id)
     row.revoked_at = clock.now()
     session.add(row)
     session.flush()
@@ -117,11 +120,8 @@ def set_disabled(*, session: Session, name: str, disabled: bool) -> Identity:
 
 
 def _changed(session: Session) -> None:
-    """Tell every replica's token cache (after commit here; by NOTIFY on PostgreSQL)."""
+    """Tell every replica's token cache, once this commits."""
     db.mark_changed(session, TOKENS)
-    if session.get_bind().dialect.name == "postgresql":
-        # other replicas LISTEN (revocations.py); PostgreSQL delivers this when we commit
-        session.connection().execute(text(f"NOTIFY {CHANNEL}"))
 
 
 def get_identity(*, session: Session, name: str) -> Identity:
@@ -157,8 +157,9 @@ class TokenCache:
     """Resolved tokens for a few seconds, so auth is not a query per request.
 
     An entry never outlives its token's expiry (checked against the plane's clock on every hit),
-    and `clear` (a revocation, a disabled identity, here or on another replica) drops all.
-    `disable` turns caching off while revocations from other replicas cannot be heard.
+    and `clear` (a revocation, a disabled identity, here or on another replica) drops all; a
+    lookup that began before a `clear` may not store what it read (the generation tells it).
+    `set_enabled(False)` turns caching off while other replicas' revocations cannot be heard.
     """
 
     def __init__(self, ttl_s: float = 5.0) -> None:
@@ -166,6 +167,7 @@ class TokenCache:
         self._lock = threading.Lock()
         self._items: dict[str, tuple[float, datetime | None, Principal]] = {}
         self._enabled = True
+        self.generation = 0
 
     def get(self, token_hash: str, now: datetime) -> Principal | None:
         """A cached principal, if still fresh and its token not expired at `now`."""
@@ -177,10 +179,12 @@ class TokenCache:
             return None
         return hit[2]
 
-    def put(self, token_hash: str, principal: Principal, expires_at: datetime | None) -> None:
-        """Remember a resolved token (not while disabled)."""
+    def put(
+        self, token_hash: str, principal: Principal, expires_at: datetime | None, generation: int
+    ) -> None:
+        """Remember a resolved token, unless caching is off or a clear came after its lookup."""
         with self._lock:
-            if not self._enabled:
+            if not self._enabled or generation != self.generation:
                 return
             if len(self._items) > 10_000:
                 self._items.clear()
@@ -190,12 +194,14 @@ class TokenCache:
         """Forget everything (after a revocation or a disabled identity)."""
         with self._lock:
             self._items.clear()
+            self.generation += 1
 
     def set_enabled(self, enabled: bool) -> None:
         """Cache or not (off while this replica cannot hear other replicas' revocations)."""
         with self._lock:
             self._enabled = enabled
             self._items.clear()
+            self.generation += 1
 
 
 def authenticate(
@@ -209,6 +215,7 @@ def authenticate(
     cached = cache.get(token_hash, now)
     if cached is not None:
         return cached
+    generation = cache.generation  # before reading: a revocation meanwhile voids what we read
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("unknown or revoked token")
@@ -218,7 +225,7 @@ def authenticate(
     if identity is None or identity.disabled:
         raise Unauthenticated("the token's identity is disabled")
     principal = Principal(identity.id, identity.name, identity.kind, frozenset(identity.roles))
-    cache.put(token_hash, principal, row.expires_at)
+    cache.put(token_hash, principal, row.expires_at, generation)
     return principal
 
 

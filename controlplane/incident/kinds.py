@@ -8,17 +8,11 @@ from typing import Any
 from sqlmodel import Session
 
 from controlplane.clock import Clock
-from controlplane.governance.kinds import ActionKind, Effect, Requester, Scope
+from controlplane.governance.kinds import ActionKind, Effect, Requester, Scope, judged_in
 from controlplane.incident import service as incidents
 from controlplane.incident.models import IncidentCreate
-from controlplane.policy.models import Environment
 
 Payload = Mapping[str, Any]
-
-
-def _judged_in(environment: str | None) -> Environment:
-    """An incident of every environment is judged where it matters most: production."""
-    return Environment.parse(environment) if environment else Environment.PRODUCTION
 
 
 def kinds(*, clock: Clock) -> list[ActionKind]:
@@ -47,14 +41,14 @@ def kinds(*, clock: Clock) -> list[ActionKind]:
     return [
         ActionKind(
             operation="incident.open",
-            scope=lambda p: Scope(_judged_in(p.get("environment")), p.get("service")),
+            scope=lambda p: Scope(judged_in(p.get("environment")), p.get("service")),
             summary=lambda p: f"open a {p['severity']} incident: {p['title']}",
             execute=open_,
             context=lambda p: {"severity": p["severity"]},
         ),
         ActionKind(
             operation="incident.resolve",
-            scope=lambda p: Scope(_judged_in(p["environment"]), p["service"]),
+            scope=lambda p: Scope(judged_in(p["environment"]), p["service"]),
             summary=lambda p: f"resolve {p['severity']} incident {p['incident_id']}: {p['title']}",
             execute=resolve,
             # the rules see severity and who opened it; `actor_kind` is always the real one

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from controlplane.clock import Clock
 from controlplane.errors import Conflict, InvalidSpec
-from controlplane.governance.kinds import ActionKind, Effect, Requester, Scope
+from controlplane.governance.kinds import ActionKind, Effect, Requester, Scope, judged_in
 from controlplane.handoff.ml import DriftReport
 from controlplane.policy.models import Environment
 from controlplane.policy.store import PolicyStore
@@ -29,11 +29,6 @@ SUPPRESS_REFUSAL = (
     "lowering a signal below its real source, or clearing another identity's raise, is for "
     "humans to ask and approve"
 )
-
-
-def judged_in(environment: str | None) -> Environment:
-    """Where a change of a signal is judged: its environment, or production when it covers all."""
-    return Environment.parse(environment) if environment else Environment.PRODUCTION
 
 
 def _scope(payload: Payload) -> Scope:

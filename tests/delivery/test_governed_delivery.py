@@ -244,3 +244,21 @@ def test_declared_freeze_refuses_and_a_broken_freeze_file_freezes_everything(
     freeze.write_text("freezes: [oops")
     code, frozen = _deploy(client, people["agent"], deploy_body("dev", DIGEST_B))
     assert code == 409 and "unreadable" in frozen["error"]["message"]
+
+
+def test_a_deployment_left_approved_by_a_stopped_plane_runs_on_the_next_start(
+    app, client: TestClient, people
+) -> None:
+    """The plane stopped between the approving commit and the rollout: nothing else would run
+    it (its approval is closed), so start-up does, once."""
+    from sqlalchemy import text
+
+    staging = _ship_to_staging(client, people)
+    with app.state.ctx.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE deployment SET status = 'approved' WHERE id = :id"), {"id": staging["id"]}
+        )
+    assert app.state.ctx.executor.resume_approved() == [staging["id"]]
+    after = client.get(f"/v1/deployments/{staging['id']}", headers=people["bob"]).json()
+    assert after["status"] == "succeeded" and after["executed_by"] == "controlplane"
+    assert app.state.ctx.executor.resume_approved() == []

@@ -248,3 +248,50 @@ def test_an_incident_opening_after_approval_voids_a_pending_suppression(client: 
     now = client.get(f"/v1/actions/{asked['id']}", headers=people["bob"]).json()
     assert (now["status"], now["mode"]) == ("pending_approval", "STOP")
     assert now["approval_id"] != asked["approval_id"]
+
+
+def test_an_approval_past_its_ttl_is_expired_by_the_sweeper_without_a_vote(
+    client: TestClient, people, app, clock: ManualClock
+):
+    client.post("/v1/incidents", json=P1, headers=people["alice"])
+    body = {"state": "inactive", "ttl": "30m", "reason": "noise", "service": "bankchurn"}
+    asked = client.put("/v1/signals/incident_active", json=body, headers=people["alice"]).json()
+    clock.advance(timedelta(hours=1, seconds=1))  # STOP approvals live 1 h
+    from sqlmodel import Session
+
+    with Session(app.state.ctx.engine) as session:
+        assert app.state.ctx.door.expire_due(session=session) == [asked["approval_id"]]
+        session.commit()
+    action = client.get(f"/v1/actions/{asked['id']}", headers=people["bob"]).json()
+    assert action["status"] == "expired"
+    approval = client.get(f"/v1/approvals/{asked['approval_id']}", headers=people["bob"]).json()
+    assert approval["status"] == "expired"
+
+
+def test_a_policy_asking_more_approvers_voids_a_smaller_quorum(
+    client: TestClient, people, app, settings, tmp_path
+):
+    """An approval is bound to the policy: if it now needs more humans, it waits for them."""
+    import shutil
+
+    client.post("/v1/drift-reports", json=_drift(0.9), headers=people["drift-job"])
+    asked = client.post(
+        "/v1/drift-baselines",
+        json={"service": "bankchurn", "reason": "accept the new window"},
+        headers=people["agent"],
+    ).json()
+    assert asked["required_approvals"] == 1
+    policies = tmp_path / "policies"
+    shutil.copytree(settings.policy_dir, policies)
+    approvals_yaml = policies / "approvals.yaml"
+    approvals_yaml.write_text(
+        approvals_yaml.read_text().replace("quorum: {default: 1}", "quorum: {default: 2}")
+    )
+    store = app.state.ctx.policies
+    store.directory = policies
+    assert store.reload()
+    r = approve(client, people["bob"], asked["approval_id"])
+    assert r.status_code == 200 and r.json()["status"] == "voided"
+    assert "asks 2 approvals" in r.json()["closed_reason"]
+    now = client.get(f"/v1/actions/{asked['id']}", headers=people["bob"]).json()
+    assert (now["status"], now["required_approvals"]) == ("pending_approval", 2)

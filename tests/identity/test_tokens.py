@@ -135,3 +135,34 @@ def test_a_revocation_on_one_replica_is_refused_by_another_at_once(
     finally:
         a.state.ctx.close()
         b.state.ctx.close()
+
+
+def test_a_lookup_overtaken_by_a_revocation_is_not_cached() -> None:
+    """A request read the token just before a revocation committed: it may not cache that."""
+    from datetime import UTC, datetime
+
+    from controlplane.identity.models import Principal
+    from controlplane.identity.service import TokenCache
+
+    cache = TokenCache()
+    bob = Principal("1", "bob", "human", frozenset({"operator"}))
+    generation = cache.generation  # the lookup starts
+    cache.clear()  # the revocation commits
+    cache.put("hash", bob, None, generation)  # the lookup ends with what it read before
+    assert cache.get("hash", datetime.now(UTC)) is None
+    cache.put("hash", bob, None, cache.generation)
+    assert cache.get("hash", datetime.now(UTC)) == bob
+
+
+def test_an_agent_admin_minting_a_humans_operator_token_waits_for_two_humans(
+    client: TestClient, token_for
+) -> None:
+    """A machine never mints itself a human's powers (a human may suppress signals)."""
+    robot = token_for(name="robot-admin", kind="agent", roles=("admin",))
+    r = client.post(
+        "/v1/tokens", json={"name": "bob", "kind": "human", "roles": ["operator"]}, headers=robot
+    )
+    assert r.status_code == 201 and r.json()["status"] == "pending_approval"
+    assert client.get("/v1/whoami", headers=_as(r.json()["token"])).status_code == 401
+    off = client.post("/v1/identities/robot-admin/disable", json={"reason": "x y z"}, headers=robot)
+    assert off.status_code == 202, "a machine disabling an identity waits for a human"

@@ -1,7 +1,8 @@
 """governed actions; scoped overrides and suppressions; drift reporters and baselines
 
 - governed_action: every change of the plane itself (override, suppression, incident, token...)
-- signal_override: environment scope, the approvers and action behind a suppression
+- signal_override: environment scope, the approvers and action behind a suppression; inactive
+  overrides set before this revision (never approved) are cleared
 - drift_report.reported_by: each drift job speaks for itself
 - drift_baseline: a governed reset after which older drift reports stop counting
 - incident.environment: incidents scoped to an environment (NULL: every environment)
@@ -10,6 +11,8 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-02
 """
+from datetime import UTC, datetime
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -56,6 +59,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('environment', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('approved_by', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('action_id', sa.String(length=32), nullable=True))
+    # Before this revision any operator could set `inactive`; such overrides were never approved,
+    # and from now on an inactive override reads as an approved suppression: end them.
+    op.execute(
+        sa.text(
+            "UPDATE signal_override SET cleared_at = :now "
+            "WHERE state = 'inactive' AND cleared_at IS NULL"
+        ).bindparams(now=datetime.now(UTC).replace(tzinfo=None))
+    )
 
     with op.batch_alter_table('drift_report', schema=None) as batch_op:
         batch_op.add_column(
