@@ -169,20 +169,7 @@ NOW = datetime(2026, 3, 4, 10, 30, tzinfo=UTC)
 
 def make_audit(**overrides: Any) -> SecurityAuditResult:
     """A passed audit of RELEASE; override any field (keep `passed` consistent yourself)."""
-    fields: dict[str, Any] = {
-        "service": "bankchurn",
-        "release": RELEASE,
-        "signature_verified": True,
-        "sbom_attested": True,
-        "critical_findings": 0,
-        "high_findings": 0,
-        "secret_findings": 0,
-        "least_privilege_verified": True,
-        "passed": True,
-        "created_at": NOW - timedelta(hours=1),
-    }
-    fields.update(overrides)
-    return SecurityAuditResult(**fields)
+    return SecurityAuditResult(**audit(created_at=NOW - timedelta(hours=1), **overrides))
 
 
 def make_deployment_request(**overrides: Any) -> DeploymentRequest:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from factories import signed
+from factories import audit, signed
 from fastapi.testclient import TestClient
 
 DIGEST_A = "ab" * 32
@@ -20,20 +20,8 @@ def release(digest: str = DIGEST_A, service: str = "bankchurn") -> str:
 
 def audit_for(ref: str, service: str = "bankchurn", **overrides: Any) -> dict[str, Any]:
     """A passed security audit of exactly this release, signed by the trusted test CI key."""
-    fields: dict[str, Any] = {
-        "service": service,
-        "release": ref,
-        "signature_verified": True,
-        "sbom_attested": True,
-        "critical_findings": 0,
-        "high_findings": 0,
-        "secret_findings": 0,
-        "least_privilege_verified": True,
-        "passed": True,
-        "created_at": datetime(2026, 11, 25, 9, 0, tzinfo=UTC).isoformat(),
-    }
-    fields.update(overrides)
-    return signed(fields)
+    at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC).isoformat()
+    return signed(audit(service=service, release=ref, created_at=at, **overrides))
 
 
 def deploy_body(env: str, digest: str = DIGEST_A, **overrides: Any) -> dict[str, Any]:

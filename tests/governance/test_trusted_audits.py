@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from factories import audit as passed_audit
 from factories import signed
 from fastapi.testclient import TestClient
 
@@ -62,18 +63,7 @@ def test_an_image_audit_must_be_signed_by_a_trusted_ci_key(client: TestClient, p
         json={"service": "bankchurn", "environment": "dev", "release": IMAGE},
         headers=people["agent"],
     )
-    audit = {
-        "service": "bankchurn",
-        "release": IMAGE,
-        "signature_verified": True,
-        "sbom_attested": True,
-        "critical_findings": 0,
-        "high_findings": 0,
-        "secret_findings": 0,
-        "least_privilege_verified": True,
-        "passed": True,
-        "created_at": "2026-11-25T09:00:00+00:00",
-    }
+    audit = passed_audit(release=IMAGE)
     unsigned = _failed_gates(_ask(client, people["agent"], "staging", IMAGE, audit))
     assert "not signed by a CI key the plane trusts" in unsigned["audit_trusted"]
 
