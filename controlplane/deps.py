@@ -14,7 +14,6 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from controlplane.audit.recorder import Recorder
 from controlplane.audit.signing import Signer
 from controlplane.clock import Clock
 from controlplane.config import Settings
@@ -23,7 +22,6 @@ from controlplane.deploy.executor import Executor
 from controlplane.governance.service import Door
 from controlplane.identity import service as identity
 from controlplane.identity.models import Principal
-from controlplane.policy.service import Decider
 from controlplane.policy.store import PolicyStore
 from controlplane.risk.service import SignalService
 from controlplane.workload.wiring import Workloads
@@ -59,15 +57,12 @@ def _part(name: str) -> Callable[[Request], Coroutine[Any, Any, Any]]:
 SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 ClockDep = Annotated[Clock, Depends(_part("clock"))]
-AuditDep = Annotated[Recorder, Depends(_part("audit"))]
 DoorDep = Annotated[Door, Depends(_part("door"))]
-DeciderDep = Annotated[Decider, Depends(_part("decider"))]
 PoliciesDep = Annotated[PolicyStore, Depends(_part("policies"))]
 SignalsDep = Annotated[SignalService, Depends(_part("signals"))]
 SettingsDep = Annotated[Settings, Depends(_part("settings"))]
 SignerDep = Annotated[Signer, Depends(_part("signer"))]
 WorkloadsDep = Annotated[Workloads, Depends(_part("workloads"))]
-EngineDep = Annotated[Engine, Depends(_part("engine"))]
 ExecutorDep = Annotated[Executor, Depends(_part("executor"))]
 ReadEngineDep = Annotated[Engine, Depends(_part("read_engine"))]
 

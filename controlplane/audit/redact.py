@@ -151,18 +151,10 @@ def _any_secret_key(data: Any) -> bool:
     return False
 
 
-def _redacted_text(value: str) -> str:
-    return redact_text(value)
-
-
-def _redacted_json(value: Any) -> Any:
-    return sanitize(value)
-
-
 # Input fields of free text and free JSON: secrets are masked on the way in, before anything is
 # stored, hashed, echoed or logged (so no response, record or export can show one).
-FreeText = Annotated[str, AfterValidator(_redacted_text)]
-FreeJson = Annotated[dict[str, Any], AfterValidator(_redacted_json)]
+FreeText = Annotated[str, AfterValidator(redact_text)]
+FreeJson = Annotated[dict[str, Any], AfterValidator(sanitize)]
 
 
 class RedactingFilter:

@@ -35,7 +35,7 @@ class DeploymentStatus(enum.StrEnum):
 
 S = DeploymentStatus
 TRANSITIONS: Mapping[DeploymentStatus, frozenset[DeploymentStatus]] = {
-    S.PENDING_APPROVAL: frozenset({S.PENDING_APPROVAL, S.APPROVED, S.REJECTED, S.EXPIRED}),
+    S.PENDING_APPROVAL: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED}),
     S.APPROVED: frozenset({S.EXECUTING, S.PENDING_APPROVAL}),
     S.EXECUTING: frozenset({S.SUCCEEDED, S.FAILED, S.ROLLED_BACK}),
 }

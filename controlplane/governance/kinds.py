@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from controlplane.errors import NotFound
 from controlplane.identity.models import Principal
-from controlplane.policy.models import Decision, Environment
+from controlplane.policy.models import Environment
 
 Payload = Mapping[str, Any]
 FollowUp = Callable[[], None]  # work that must run after the deciding transaction commits
@@ -82,24 +82,14 @@ class ActionKind:
 
 
 class Subject(Protocol):
-    """A domain with its own rows that the door hands approvals to (deployments)."""
+    """A domain with its own rows that the door hands approvals to (deployments).
 
-    def redecide(self, session: Session, subject_id: str) -> Decision:
-        """The policy decision for the stored request, now (live signals)."""
-        ...
-
-    def request_hash(self, session: Session, subject_id: str) -> str:
-        """sha256 of the stored request, recomputed (an approval is bound to it)."""
-        ...
-
-    def reopened(
-        self, session: Session, subject_id: str, decision: Decision, approval: str
-    ) -> None:
-        """The mode is stricter than what was approved: wait for this new approval."""
-        ...
+    When it executes, a subject re-decides its stored request and calls `Door.recheck`, which
+    voids the approvals and opens a new request if they no longer cover it.
+    """
 
     def approved(self, session: Session, subject_id: str, actor: Principal) -> FollowUp | None:
-        """The quorum is reached and the mode still holds: run, or say what runs after commit."""
+        """The quorum is reached: run, or say what runs after the commit (and re-checks then)."""
         ...
 
     def closed(self, session: Session, subject_id: str, status: str, reason: str) -> None:

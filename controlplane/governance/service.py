@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from controlplane.approval import rules
 from controlplane.approval import service as approvals
 from controlplane.approval.models import ApprovalRequest
-from controlplane.audit.chain import canonical_json
+from controlplane.audit.chain import canonical_bytes
 from controlplane.audit.recorder import Actor, Recorder
 from controlplane.audit.redact import sanitize
 from controlplane.clock import Clock
@@ -43,7 +43,7 @@ VoteOutcome = Literal["pending", "approved", "rejected", "expired"]
 
 def request_hash(payload: Mapping[str, Any]) -> str:
     """sha256 of a request's canonical JSON: what an approval is bound to."""
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+    return hashlib.sha256(canonical_bytes(payload)).hexdigest()
 
 
 def decision_fields(decision: Decision) -> dict[str, Any]:
@@ -296,30 +296,14 @@ class Door:
     def _approved(
         self, session: Session, req: ApprovalRequest, actor: Principal
     ) -> FollowUp | None:
-        """The quorum is reached: re-decide, then execute once (here, or after the commit)."""
+        """The quorum is reached. A door-stored action is re-decided and run here; a subject
+        runs when it executes, re-checking through `recheck` then (deployments: the executor)."""
         if self.registry.is_kind(req.subject_kind):
             self._approved_action(session, req, actor)
             return None
         subject = self.registry.subject(req.subject_kind)
         if subject is None:  # fail closed: nothing runs that no domain claims
             raise NotFound(f"no governed subject {req.subject_kind!r} to run approval {req.id}")
-        decision = subject.redecide(session, req.subject_id)
-        reopened = self.recheck(
-            session=session,
-            subject_kind=req.subject_kind,
-            subject_id=req.subject_id,
-            approval=req,
-            approved_mode=req.mode,
-            decision=decision,
-            current_hash=subject.request_hash(session, req.subject_id),
-            requester=Requester(req.requester, req.requester_kind),
-            summary=req.summary,
-            explanation=req.explanation,
-            by=actor,
-        )
-        if reopened is not None:
-            subject.reopened(session, req.subject_id, decision, reopened.id)
-            return None
         return subject.approved(session, req.subject_id, actor)
 
     def _approved_action(self, session: Session, req: ApprovalRequest, actor: Principal) -> None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from sqlmodel import col, select
 
 from controlplane.deps import Admin, CurrentPrincipal, DoorDep, ReadSessionDep, SessionDep
+from controlplane.governance.models import GovernedAction
 from controlplane.governance.states import ActionStatus
 from controlplane.identity import service as identity
 from controlplane.identity.models import (
@@ -19,9 +20,13 @@ from controlplane.identity.models import (
     TokenPublic,
     WhoAmI,
 )
-from controlplane.responses import WAITS, pending
+from controlplane.responses import WAITS, govern
 
 router = APIRouter(prefix="/v1", tags=["identity"])
+
+
+def _outputs(row: GovernedAction) -> dict[str, Any]:
+    return {**row.outputs, "audit_seq": row.audit_seq}
 
 
 @router.get("/whoami", response_model=WhoAmI)
@@ -80,13 +85,7 @@ def revoke_token(
     token = identity.revocable(session=session, token_id=token_id)
     holder = session.get(Identity, token.identity_id)
     payload = {"id": token_id, "holder": holder.name if holder else "?", "reason": body.reason}
-    row = door.submit(
-        session=session, principal=principal, operation="token.revoke", payload=payload
-    )
-    session.commit()
-    if row.status != ActionStatus.SUCCEEDED:
-        return pending(door, session, row)
-    return {**row.outputs, "audit_seq": row.audit_seq}
+    return govern(door, session, principal, "token.revoke", payload, _outputs)
 
 
 @router.get("/identities", response_model=list[IdentityPublic])
@@ -102,11 +101,7 @@ def _switch(
     who = identity.get_identity(session=session, name=name)
     payload = {"name": name, "reason": body.reason, "roles": list(who.roles), "kind": who.kind}
     operation = "identity.disable" if disable else "identity.enable"
-    row = door.submit(session=session, principal=principal, operation=operation, payload=payload)
-    session.commit()
-    if row.status != ActionStatus.SUCCEEDED:
-        return pending(door, session, row)
-    return {**row.outputs, "audit_seq": row.audit_seq}
+    return govern(door, session, principal, operation, payload, _outputs)
 
 
 @router.post("/identities/{name}/disable", response_model=dict[str, Any], responses=WAITS)

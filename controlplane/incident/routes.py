@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 
 from controlplane.deps import DoorDep, Operator, ReadSessionDep, SessionDep, Viewer
-from controlplane.governance.states import ActionStatus
+from controlplane.governance.models import GovernedAction
 from controlplane.incident import service as incidents
 from controlplane.incident.models import (
     IncidentCreate,
@@ -15,9 +15,13 @@ from controlplane.incident.models import (
     IncidentResolve,
     IncidentsPublic,
 )
-from controlplane.responses import WAITS, pending
+from controlplane.responses import WAITS, govern
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+
+
+def _incident_out(row: GovernedAction) -> IncidentPublic:
+    return IncidentPublic(**row.outputs)
 
 
 @router.post("", response_model=IncidentPublic, status_code=201, responses=WAITS)
@@ -25,13 +29,7 @@ def open_incident(
     body: IncidentCreate, session: SessionDep, door: DoorDep, principal: Operator
 ) -> Any:
     """Open an incident; a P1/P2 turns incident_active on (incident.open is never blocked)."""
-    row = door.submit(
-        session=session, principal=principal, operation="incident.open", payload=body.model_dump()
-    )
-    session.commit()
-    if row.status != ActionStatus.SUCCEEDED:
-        return pending(door, session, row)
-    return IncidentPublic(**row.outputs)
+    return govern(door, session, principal, "incident.open", body.model_dump(), _incident_out)
 
 
 @router.get("", response_model=IncidentsPublic)
@@ -63,10 +61,4 @@ def resolve_incident(
         "title": incident.title,
         "opened_by": incident.opened_by,
     }
-    row = door.submit(
-        session=session, principal=principal, operation="incident.resolve", payload=payload
-    )
-    session.commit()
-    if row.status != ActionStatus.SUCCEEDED:
-        return pending(door, session, row)
-    return IncidentPublic(**row.outputs)
+    return govern(door, session, principal, "incident.resolve", payload, _incident_out)

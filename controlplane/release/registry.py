@@ -132,12 +132,21 @@ class ReleaseRegistry:
 
     # -- read --------------------------------------------------------------------------------
 
+    def has(self, ref: str | Release) -> bool:
+        """Whether a bundle of that pinned reference was built here (verified or not)."""
+        release = _parse(ref)
+        return release.digest is not None and self._path(release.name, release.digest).is_dir()
+
+    def _path(self, service: str, digest: str) -> Path:
+        """Where the bundle of one release lives (`<releases>/<service>/<digest>`)."""
+        return self.root / _check_service(service) / digest
+
     def get(self, ref: str | Release) -> ReleaseInfo:
         """A fully re-verified release; NotFound lists the refs known for that service."""
         release = _parse(ref)
         if release.digest is None:
             raise InvalidSpec(f"{release} is not pinned: use <service>@sha256:<64 hex>")
-        path = self.root / _check_service(release.name) / release.digest
+        path = self._path(release.name, release.digest)
         if not path.is_dir():
             known = [r.ref for r in self.list(release.name)]
             raise NotFound(

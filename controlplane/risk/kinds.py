@@ -90,7 +90,8 @@ def kinds(*, clock: Clock, policies: PolicyStore, signals: SignalService) -> lis
 
     def check_override(session: Session, payload: Payload, who: Requester) -> None:
         if payload["action"] == "clear":
-            for row in _live_rows(session, payload["override_ids"], clock):
+            ids = payload["override_ids"]
+            for row in risk.live_by_id(session=session, clock=clock, ids=ids):
                 if not clearable_by(row, who.name):
                     raise Conflict(
                         f"override {row.id} was set by {row.set_by}; clearing it is "
@@ -174,12 +175,6 @@ def kinds(*, clock: Clock, policies: PolicyStore, signals: SignalService) -> lis
             execute=baseline,
         ),
     ]
-
-
-def _live_rows(session: Session, ids: list[str], clock: Clock) -> list[SignalOverride]:
-    now = clock.now()
-    rows = [session.get(SignalOverride, i) for i in ids]
-    return [r for r in rows if r is not None and r.cleared_at is None and r.expires_at > now]
 
 
 def _hours(span: timedelta) -> str:

@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 
 from controlplane.deps import ClockDep, DoorDep, Operator, SessionDep, SignalsDep, Viewer
 from controlplane.errors import NotFound
-from controlplane.governance.states import ActionStatus
+from controlplane.governance.models import GovernedAction
 from controlplane.handoff.ml import DriftReport
 from controlplane.policy.models import EnvironmentName
-from controlplane.responses import WAITS, pending
+from controlplane.responses import WAITS, govern
 from controlplane.risk import kinds
 from controlplane.risk import service as risk
 from controlplane.risk.models import (
@@ -29,6 +29,18 @@ from controlplane.risk.signals import SignalName
 
 router = APIRouter(prefix="/v1", tags=["signals"])
 ServiceQuery = Query(default=None, max_length=64, pattern=SERVICE_PATTERN)
+
+
+def _override_out(row: GovernedAction) -> OverrideOut:
+    return OverrideOut(**{**row.outputs, "audit_seq": row.audit_seq})
+
+
+def _cleared_out(row: GovernedAction) -> OverrideCleared:
+    return OverrideCleared(cleared=row.outputs["cleared"], audit_seq=row.audit_seq)
+
+
+def _accepted_out(row: GovernedAction) -> DriftReportAccepted:
+    return DriftReportAccepted(**{**row.outputs, "audit_seq": row.audit_seq})
 
 
 @router.get("/signals", response_model=SignalsPublic)
@@ -69,11 +81,7 @@ def set_signal(
     raises = body.state == "active"
     payload = {"action": "raise" if raises else "suppress", "name": name.value, **body.model_dump()}
     operation = "signal.override" if raises else "signal.suppress"
-    row = door.submit(session=session, principal=principal, operation=operation, payload=payload)
-    session.commit()
-    if row.status != ActionStatus.SUCCEEDED:
-        return pending(door, session, row)
-    return OverrideOut(**{**row.outputs, "audit_seq": row.audit_seq})
+    return govern(door, session, principal, operation, payload, _override_out)
 
 
 @router.delete("/signals/{name}", response_model=OverrideCleared, responses=WAITS)
@@ -103,11 +111,7 @@ def clear_signal(
         "override_ids": [r.id for r in rows],
     }
     operation = "signal.override" if safe else "signal.suppress"
-    row = door.submit(session=session, principal=principal, operation=operation, payload=payload)
-    session.commit()
-    if row.status != ActionStatus.SUCCEEDED:
-        return pending(door, session, row)
-    return OverrideCleared(cleared=row.outputs["cleared"], audit_seq=row.audit_seq)
+    return govern(door, session, principal, operation, payload, _cleared_out)
 
 
 @router.post("/drift-reports", response_model=DriftReportAccepted, status_code=201)
@@ -116,13 +120,7 @@ def post_drift_report(
 ) -> Any:
     """Accept a drift job's report; drift_severe follows each reporter's newest report."""
     payload = {"report": body.model_dump(mode="json")}
-    row = door.submit(
-        session=session, principal=principal, operation="drift.report", payload=payload
-    )
-    session.commit()
-    if row.status != ActionStatus.SUCCEEDED:
-        return pending(door, session, row)
-    return DriftReportAccepted(**{**row.outputs, "audit_seq": row.audit_seq})
+    return govern(door, session, principal, "drift.report", payload, _accepted_out)
 
 
 @router.post("/drift-baselines", response_model=dict[str, str], status_code=201, responses=WAITS)
@@ -130,13 +128,11 @@ def reset_drift_baseline(
     body: BaselineReset, session: SessionDep, door: DoorDep, principal: Operator
 ) -> Any:
     """Ask that drift reports so far stop counting for a service (`drift.baseline.update`)."""
-    row = door.submit(
-        session=session,
-        principal=principal,
-        operation="drift.baseline.update",
-        payload=body.model_dump(),
+    return govern(
+        door,
+        session,
+        principal,
+        "drift.baseline.update",
+        body.model_dump(),
+        lambda row: JSONResponse(row.outputs, status_code=201),
     )
-    session.commit()
-    if row.status != ActionStatus.SUCCEEDED:
-        return pending(door, session, row)
-    return JSONResponse(row.outputs, status_code=201)

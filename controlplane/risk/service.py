@@ -223,17 +223,21 @@ def overrides_in_scope(
     return list(session.exec(query.order_by(col(SignalOverride.created_at))).all())
 
 
+def live_by_id(*, session: Session, clock: Clock, ids: Sequence[str]) -> list[SignalOverride]:
+    """Those of the given overrides that are still live (neither cleared nor expired)."""
+    now = clock.now()
+    rows = [session.get(SignalOverride, i) for i in ids]
+    return [r for r in rows if r is not None and r.cleared_at is None and r.expires_at > now]
+
+
 def clear(*, session: Session, clock: Clock, ids: Sequence[str]) -> list[str]:
     """Clear the given overrides that are still live; returns the ids it cleared."""
+    rows = live_by_id(session=session, clock=clock, ids=ids)
     now = clock.now()
-    cleared = []
-    for override_id in ids:
-        row = session.get(SignalOverride, override_id)
-        if row is None or row.cleared_at is not None or row.expires_at <= now:
-            continue
+    for row in rows:
         row.cleared_at = now
         session.add(row)
-        cleared.append(row.id)
+    cleared = [row.id for row in rows]
     session.flush()
     db.mark_changed(session, SIGNALS)
     return cleared

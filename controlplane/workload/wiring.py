@@ -122,11 +122,10 @@ class RegistryCatalog:
 
     def has(self, ref: str) -> bool:
         """Whether a bundle of that reference was built here (verified or not)."""
-        release = ReleaseRef.parse(ref)
-        return (
-            release.digest is not None
-            and (self.registry.root / release.name / release.digest).is_dir()
-        )
+        try:
+            return self.registry.has(ref)
+        except InvalidSpec:  # not a reference a bundle could have
+            return False
 
     def resolve(self, ref: str) -> Release:
         """The verified bundle's artifact folder, which the local backend runs."""
