@@ -264,7 +264,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         """Start-up work before the first request, background work while serving, shutdown."""
         ctx.executor.recover_interrupted()
-        resumed = asyncio.create_task(asyncio.to_thread(ctx.executor.resume_approved))
+        ctx.worker.start()  # its first pass runs what a stopped plane left approved
         sweeper = asyncio.create_task(_sweep_expired(ctx))
         try:
             yield
@@ -272,9 +272,7 @@ def create_app(
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sweeper
-            with contextlib.suppress(Exception):  # a rollout in flight ends with the plane
-                await asyncio.wait_for(asyncio.shield(resumed), timeout=0.1)
-            ctx.close()
+            ctx.close()  # stops the worker; a rollout in flight ends with the plane
 
     app = FastAPI(
         title="ML ops control plane",

@@ -7,7 +7,8 @@ Errors come back as the same `controlplane.errors` classes the plane raised.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, cast
@@ -43,8 +44,15 @@ from controlplane.client_types import (
     VoteOut,
     WhoAmI,
 )
-from controlplane.errors import ControlPlaneError, Unauthenticated, Unavailable, all_error_classes
+from controlplane.errors import (
+    ControlPlaneError,
+    InvalidRequest,
+    Unauthenticated,
+    Unavailable,
+    all_error_classes,
+)
 
+RUNNING = frozenset({"approved", "executing"})  # deployment statuses the plane is working on
 DEFAULT_URL = "http://127.0.0.1:8700"
 DEFAULT_TIMEOUT_S = 10.0
 START_HINT = "is the plane running? start it with `opsctl up`"
@@ -67,6 +75,26 @@ def default_url(env: Mapping[str, str]) -> str:
 def admin_token_path(env: Mapping[str, str]) -> Path:
     """Where the first `opsctl up` leaves the admin token for the local CLI."""
     return Path(env.get("CONTROLPLANE_STATE_DIR") or ".controlplane") / "admin.token"
+
+
+def _timeout_from(env: Mapping[str, str], default: float) -> float:
+    """CONTROLPLANE_TIMEOUT (seconds per HTTP request), else the default; never the outcome."""
+    raw = env.get("CONTROLPLANE_TIMEOUT", "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidRequest(
+            f"CONTROLPLANE_TIMEOUT={raw!r} is not a number of seconds",
+            {"field": "CONTROLPLANE_TIMEOUT", "reason": "expected seconds, e.g. 10 or 2.5"},
+        ) from None
+    if value <= 0:
+        raise InvalidRequest(
+            "CONTROLPLANE_TIMEOUT must be more than 0 seconds",
+            {"field": "CONTROLPLANE_TIMEOUT", "reason": "expected seconds, e.g. 10 or 2.5"},
+        )
+    return value
 
 
 def _read_token_file(path: Path) -> str | None:
@@ -140,6 +168,7 @@ class ControlPlaneClient:
     ) -> ControlPlaneClient:
         """Build from CONTROLPLANE_URL / CONTROLPLANE_TOKEN, else the local admin token file."""
         env = os.environ if env is None else env
+        timeout = _timeout_from(env, timeout)
         token, source = env.get("CONTROLPLANE_TOKEN") or None, "CONTROLPLANE_TOKEN"
         if token is None:
             path = admin_token_path(env)
@@ -395,7 +424,8 @@ class ControlPlaneClient:
         reason: str | None = None,
         changes: list[str] | None = None,
     ) -> DeploymentOut:
-        """Ask to deploy a release: AUTO runs now, CONSULT/STOP wait (status pending_approval).
+        """Ask to deploy a release; the plane answers at once: `approved` (AUTO: its worker rolls
+        it out; follow with `wait_for_deployment`) or `pending_approval` (CONSULT/STOP).
 
         A refusal raises the plane's `gates_refused` error (409) with details.failed_gates and
         details.retry_after; a broken invariant raises `InvalidSpec` (422).
@@ -428,6 +458,37 @@ class ControlPlaneClient:
     def get_deployment(self, deployment_id: str) -> DeploymentOut:
         """One deployment with its decision, gates, approvals and health."""
         return cast(DeploymentOut, self._request("GET", f"/v1/deployments/{deployment_id}"))
+
+    def wait_for_deployment(
+        self,
+        deployment_id: str,
+        *,
+        timeout_s: float | None = None,
+        poll_s: float = 0.5,
+        on_update: Callable[[DeploymentOut], None] | None = None,
+    ) -> DeploymentOut:
+        """Follow a deployment the plane runs off the request until it leaves approved/executing
+        (finished, or waiting for humans again) or `timeout_s` passes; return the last state.
+
+        The plane decides the outcome, not this wait: a poll the plane does not answer in time is
+        retried, and a timeout only stops following (the deployment goes on).
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        dep: DeploymentOut | None = None
+        while True:
+            try:
+                dep = self.get_deployment(deployment_id)
+            except Unavailable:
+                if dep is None and deadline is not None and time.monotonic() > deadline:
+                    raise
+            else:
+                if on_update is not None:
+                    on_update(dep)
+                if dep["status"] not in RUNNING:
+                    return dep
+            if deadline is not None and time.monotonic() >= deadline and dep is not None:
+                return dep
+            time.sleep(poll_s)
 
     def services(self) -> list[ServiceStatusOut]:
         """Per service and environment: the live release, health, since when, where."""

@@ -243,7 +243,10 @@ class DeploymentOut(TypedDict):
     requested_by: str
     executed_by: str | None
     failure_reason: str | None
+    cause: dict[str, Any] | None
     health: dict[str, Any]
+    step: str | None
+    step_at: str | None
     created_at: str
     started_at: str | None
     finished_at: str | None

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     refusal_records_per_minute: int = Field(default=30, ge=0, le=10_000)
     # How often pending approvals past their TTL are closed as expired (and their change ended).
     approval_sweep_s: float = Field(default=30.0, gt=0, le=3600)
+    # How often the deployment worker looks for approved deployments nobody woke it for
+    # (another replica's, or a stopped plane's); a request or a quorum wakes it at once.
+    deploy_poll_s: float = Field(default=2.0, gt=0, le=600)
 
     @field_validator("on_hours_utc")
     @classmethod

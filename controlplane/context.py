@@ -21,8 +21,9 @@ from controlplane.audit.signing import Signer
 from controlplane.clock import Clock, SystemClock
 from controlplane.config import Settings
 from controlplane.deploy.executor import Executor
-from controlplane.deploy.service import SUBJECT
+from controlplane.deploy.service import RUNNABLE, SUBJECT
 from controlplane.deploy.subject import DeploymentSubject
+from controlplane.deploy.worker import DeploymentWorker
 from controlplane.governance.kinds import Registry
 from controlplane.governance.service import Door
 from controlplane.identity import kinds as identity_kinds
@@ -57,6 +58,7 @@ class AppContext:
     door: Door
     workloads: Workloads
     executor: Executor
+    worker: DeploymentWorker
     listener: ChangeListener | None = None
     admin_token: str | None = None
     closed: bool = False
@@ -66,6 +68,7 @@ class AppContext:
         if self.closed:
             return
         self.closed = True
+        self.worker.stop()
         if self.listener is not None:
             self.listener.close()
         self.audit.close()
@@ -115,11 +118,13 @@ def build_context(
     door = Door(registry=registry, decider=decider, audit=audit, clock=clock, policies=policies)
     parts = workload_parts(settings, workloads)
     executor = Executor(engine=engine, door=door, workloads=parts)
-    _register(registry, clock=clock, policies=policies, signals=signals, executor=executor)
+    worker = DeploymentWorker(executor, poll_s=settings.deploy_poll_s)
+    _register(registry, clock=clock, policies=policies, signals=signals, worker=worker)
     tokens = identity.TokenCache()
     db.on_change(engine, SIGNALS, signals.invalidate)
     db.on_change(engine, identity.TOKENS, tokens.clear)
-    listener = _listener(settings, engine, tokens, signals)
+    db.on_change(engine, RUNNABLE, worker.kick)
+    listener = _listener(settings, engine, tokens, signals, worker)
     return AppContext(
         settings=settings,
         engine=engine,
@@ -135,13 +140,18 @@ def build_context(
         door=door,
         workloads=parts,
         executor=executor,
+        worker=worker,
         listener=listener,
         admin_token=admin_token,
     )
 
 
 def _listener(
-    settings: Settings, engine: Engine, tokens: identity.TokenCache, signals: SignalService
+    settings: Settings,
+    engine: Engine,
+    tokens: identity.TokenCache,
+    signals: SignalService,
+    worker: DeploymentWorker,
 ) -> ChangeListener | None:
     """On PostgreSQL, hear the other replicas' changes (revocations, incidents, overrides)."""
     if engine.dialect.name != "postgresql":
@@ -157,7 +167,11 @@ def _listener(
 
     return ChangeListener(
         settings.resolved_database_url,
-        {identity.TOKENS: tokens.clear, SIGNALS: signals.invalidate},
+        {
+            identity.TOKENS: tokens.clear,
+            SIGNALS: signals.invalidate,
+            RUNNABLE: worker.kick,  # another replica approved one: run it sooner
+        },
         on_lost=lost,
         on_listening=listening,
     )
@@ -169,7 +183,7 @@ def _register(
     clock: Clock,
     policies: PolicyStore,
     signals: SignalService,
-    executor: Executor,
+    worker: DeploymentWorker,
 ) -> None:
     """Every governed kind of the plane and the deployment subject, in one place."""
     for kind in (
@@ -178,7 +192,7 @@ def _register(
         *identity_kinds.kinds(clock=clock),
     ):
         registry.add_kind(kind)
-    registry.add_subject(SUBJECT, DeploymentSubject(executor))
+    registry.add_subject(SUBJECT, DeploymentSubject())
 
 
 def _prometheus(settings: Settings) -> MetricsSource | None:

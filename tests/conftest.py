@@ -70,6 +70,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         # tests/audit/test_writer_process.py covers the process writer (the server default).
         audit_writer="thread",
         trusted_ci_keys=CI_PUBLIC_KEY,  # audits signed by factories.CI_KEY are trusted
+        deploy_poll_s=0.2,  # the worker's own pass (a request wakes it at once anyway)
     )
 
 

@@ -7,6 +7,8 @@ Each builder returns something valid; override one field to break exactly that f
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -314,3 +316,60 @@ def decide_for(
     """Decide one operation with the given signal states."""
     inp = DecisionInput(operation=operation, environment=environment, context=context or {})
     return decide(inp, readings(states or {}), policy, decision_id="t", now=DECIDED_AT)
+
+
+# ---- following a deployment the plane runs off the request ---------------------------------
+
+RUNNING = frozenset({"approved", "executing"})
+
+
+def settled(
+    http: Any, headers: dict[str, str], dep: dict[str, Any], timeout_s: float = 60.0
+) -> Any:
+    """The deployment once the plane's worker has finished with it (what `opsctl` follows).
+
+    `http` is a TestClient or an httpx.Client; `dep` is the 202 answer (or anything with `id`).
+    """
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    current = dep
+    while current.get("status") in RUNNING:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"deployment still {current['status']} after {timeout_s}s")
+        time.sleep(0.05)
+        response = http.get(f"/v1/deployments/{dep['id']}", headers=headers)
+        assert response.status_code == 200, response.text
+        current = response.json()
+    return current
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """Serve an app over real HTTP on a free loopback port in a thread; yield its base URL.
+
+    The app's lifespan is not run (the test owns the app); its deployment worker is started.
+    """
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    app.state.ctx.worker.start()  # the lifespan's background work that clients follow
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "test plane did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from controlplane.approval import service as approvals
@@ -44,7 +45,7 @@ def _vote(
     approval_id: str,
     verdict: Literal["approve", "reject"],
     comment: str,
-) -> ApprovalPublic:
+) -> JSONResponse:
     result = door.vote(
         session=session,
         principal=principal,
@@ -55,17 +56,21 @@ def _vote(
     session.commit()
     if result.outcome == "expired":
         raise Conflict(f"approval {approval_id} expired before this vote", {"status": "expired"})
-    if result.follow_up is not None:
-        result.follow_up()
     session.expire_all()
-    return approvals.show(session=session, clock=door.clock, request_id=approval_id)
+    out = approvals.show(session=session, clock=door.clock, request_id=approval_id)
+    return JSONResponse(out.model_dump(mode="json"), status_code=202 if result.runs_later else 200)
 
 
-@router.post("/{approval_id}/approve", response_model=ApprovalPublic)
+@router.post(
+    "/{approval_id}/approve",
+    response_model=ApprovalPublic,
+    responses={202: {"model": ApprovalPublic, "description": "quorum reached; the change runs"}},
+)
 async def approve(
     approval_id: str, body: VoteIn, session: SessionDep, door: DoorDep, principal: Approver
-) -> ApprovalPublic:
-    """Approve (humans with the approver role, not the requester); quorum runs the change."""
+) -> JSONResponse:
+    """Approve (humans with the approver role, not the requester); quorum runs the change: now
+    for a change of the plane (200), or off the request for a deployment (202: follow it)."""
     return await run_in_threadpool(
         _vote, session, door, principal, approval_id, "approve", body.comment
     )
@@ -74,7 +79,7 @@ async def approve(
 @router.post("/{approval_id}/reject", response_model=ApprovalPublic)
 async def reject(
     approval_id: str, body: VoteIn, session: SessionDep, door: DoorDep, principal: Approver
-) -> ApprovalPublic:
+) -> JSONResponse:
     """Reject with a reason; the request ends."""
     return await run_in_threadpool(
         _vote, session, door, principal, approval_id, "reject", body.comment

@@ -24,6 +24,7 @@ T = TypeVar("T")
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_PENDING = 3  # the change was accepted but waits for human approvals
+EXIT_STILL_RUNNING = 4  # the wait (--timeout) ended before the rollout did; it goes on
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 ServiceOpt = Annotated[

@@ -13,9 +13,18 @@ import typer
 
 from controlplane.cli._common import JsonOpt, emit_json, mode_style, plane, shorten
 from controlplane.cli.deploy import outcome_text, when
+from controlplane.cli.follow import (
+    DEFAULT_TIMEOUT_S,
+    RUNNING,
+    NoWaitOpt,
+    TimeoutOpt,
+    exit_code,
+    follow,
+    still_running_note,
+)
 
 if TYPE_CHECKING:
-    from controlplane.client import ApprovalOut, ControlPlaneClient
+    from controlplane.client import ApprovalOut, ControlPlaneClient, DeploymentOut
 
 app = typer.Typer(help="Review what waits for humans; approve or reject it.", no_args_is_help=True)
 
@@ -103,18 +112,38 @@ def _gates(gates: list[dict[str, Any]], *, full: bool) -> str:
 def approve(
     approval_id: IdArg,
     comment: Annotated[str, typer.Option("--comment", "-m", help="Why it is fine.")] = "",
+    no_wait: NoWaitOpt = False,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
     json_out: JsonOpt = False,
 ) -> None:
-    """Approve as a human approver; reaching the quorum runs the change now."""
+    """Approve as a human approver; reaching the quorum runs the change (a deployment is
+    followed live: exit 0 succeeded, 1 failed, 3 waits again, 4 still running at --timeout)."""
     with plane() as client:
         out = client.approve(approval_id, comment)
-        follow_up = _subject_outcome(client, out)
+        dep = _started_deployment(client, out)
+        if dep is not None and not no_wait:
+            dep = follow(client, dep, timeout_s=timeout, json_out=json_out)
+        follow_up = _subject_outcome(client, out, dep)
     if json_out:
-        emit_json(out)
-        return
-    typer.echo(f"approved {out['id']} ({out['approvals']} of {out['required']}): {out['status']}")
-    if follow_up:
-        typer.echo(follow_up)
+        emit_json({**out, "deployment": dep} if dep is not None else out)
+    else:
+        typer.echo(
+            f"approved {out['id']} ({out['approvals']} of {out['required']}): {out['status']}"
+        )
+        if follow_up:
+            typer.echo(follow_up)
+        if dep is not None and dep["status"] in RUNNING and not no_wait:
+            typer.echo(still_running_note(dep), err=True)
+    code = exit_code(dep) if dep is not None else 0
+    if code and not (no_wait and dep is not None and dep["status"] in RUNNING):
+        raise typer.Exit(code)
+
+
+def _started_deployment(client: ControlPlaneClient, a: ApprovalOut) -> DeploymentOut | None:
+    """The deployment this vote made runnable, if it did."""
+    if a["status"] != "approved" or a["subject_kind"] != "deployment":
+        return None
+    return client.get_deployment(a["subject_id"])
 
 
 @app.command("reject")
@@ -132,7 +161,9 @@ def reject(
     typer.echo(f"rejected {out['id']}: {out['summary']} will not happen ({comment})")
 
 
-def _subject_outcome(client: ControlPlaneClient, a: ApprovalOut) -> str:
+def _subject_outcome(
+    client: ControlPlaneClient, a: ApprovalOut, dep: DeploymentOut | None = None
+) -> str:
     """What the vote caused: the deployment's outcome, or why the approval was voided."""
     if a["status"] == "voided":
         text = f"approval voided: {a['closed_reason'] or '-'}"
@@ -143,6 +174,6 @@ def _subject_outcome(client: ControlPlaneClient, a: ApprovalOut) -> str:
     if a["status"] == "pending":
         left = a["required"] - a["approvals"]
         return f"waiting for {left} more approver{'s' if left > 1 else ''}"
-    if a["status"] == "approved" and a["subject_kind"] == "deployment":
-        return outcome_text(client.get_deployment(a["subject_id"]))
+    if dep is not None:
+        return outcome_text(dep)
     return ""

@@ -24,13 +24,21 @@ from controlplane.cli._common import (
     plane,
     table,
 )
+from controlplane.cli.follow import (
+    DEFAULT_TIMEOUT_S,
+    RUNNING,
+    NoWaitOpt,
+    TimeoutOpt,
+    exit_code,
+    follow,
+    still_running_note,
+)
 from controlplane.errors import ControlPlaneError, NotFound
 
 if TYPE_CHECKING:
     from controlplane.client import ControlPlaneClient, DeploymentOut
 
 AUDITED_ENVS = ("staging", "production")
-RAN_OK = ("succeeded",)
 
 
 class Env(StrEnum):
@@ -60,9 +68,13 @@ def deploy(
     reason: Annotated[
         str | None, typer.Option("--reason", "-r", help="Why, for reviewers.")
     ] = None,
+    no_wait: NoWaitOpt = False,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
     json_out: JsonOpt = False,
 ) -> None:
-    """Ask to deploy a release: AUTO runs now, CONSULT/STOP wait for approval, gates may refuse."""
+    """Ask to deploy a release: AUTO rolls out now (followed live), CONSULT/STOP wait for
+    approval, gates may refuse. Exit 0 succeeded, 1 failed or refused, 3 waits for approvals,
+    4 still running when --timeout ran out."""
     security_audit = _read_audit(audit) if audit else None
     with plane() as client:
         if security_audit is None and env.value in AUDITED_ENVS:
@@ -84,12 +96,24 @@ def deploy(
                 raise
             typer.echo(refusal_text(exc), err=True)
             raise typer.Exit(EXIT_REFUSED) from None
+        if not no_wait:
+            dep = follow(client, dep, timeout_s=timeout, json_out=json_out)
+    report(dep, json_out, accepted_ok=no_wait)
+
+
+def report(dep: DeploymentOut, json_out: bool, *, accepted_ok: bool = False) -> None:
+    """Print a deployment's outcome and exit with its code (`accepted_ok`: running is fine)."""
     if json_out:
         emit_json(dep)
     else:
         typer.echo(outcome_text(dep))
-    if dep["status"] not in (*RAN_OK, "pending_approval"):
-        raise typer.Exit(EXIT_REFUSED)
+        if dep["status"] in RUNNING and not accepted_ok:
+            typer.echo(still_running_note(dep), err=True)
+    code = exit_code(dep)
+    if accepted_ok and dep["status"] in RUNNING:
+        code = 0
+    if code:
+        raise typer.Exit(code)
 
 
 def _read_audit(path: Path) -> dict[str, Any]:
@@ -141,10 +165,30 @@ def outcome_text(dep: DeploymentOut) -> str:
         lines = [f"{head}: {status.replace('_', ' ')}: {dep['failure_reason'] or '-'}"]
         if dep["previous_release"]:
             lines.append(f"  still serving  {dep['previous_release']}")
+        lines += cause_lines(dep.get("cause"))
+    elif status in RUNNING:
+        lines = [f"{head}: {dep['message']}"]
     else:
         lines = [f"{head}: {status}: {dep['message']}"]
     lines.append(f"  deployment   {dep['id']}")
     return "\n".join(lines)
+
+
+def cause_lines(cause: dict[str, Any] | None) -> list[str]:
+    """The figures and the process's last log lines behind a failure, indented."""
+    if not cause:
+        return []
+    figures = ", ".join(
+        f"{k} {cause[k]}" for k in ("ready", "error_rate", "requests", "errors") if k in cause
+    )
+    lines = [f"  figures      {figures}"] if figures else []
+    if cause.get("log"):
+        lines.append(f"  log          {cause['log']}")
+    tail = str(cause.get("log_tail") or "").splitlines()[-8:]
+    if tail:
+        lines.append("  last lines of the new process's log:")
+        lines += [f"    | {line}" for line in tail]
+    return lines
 
 
 def _why(dep: DeploymentOut) -> list[str]:
@@ -245,6 +289,19 @@ def show_deployment(
         typer.echo("Health")
         for key, value in dep["health"].items():
             typer.echo(f"  {key}: {value}")
+
+
+@deployments.command("wait")
+def wait_deployment(
+    deployment_id: Annotated[str, typer.Argument(help="Deployment id.")],
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
+    json_out: JsonOpt = False,
+) -> None:
+    """Follow a deployment until it finishes (or waits for approvals), showing its progress."""
+    with plane() as client:
+        dep = client.get_deployment(deployment_id)
+        dep = follow(client, dep, timeout_s=timeout, json_out=json_out)
+    report(dep, json_out)
 
 
 def short_ref(ref: str | None) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -12,6 +14,7 @@ from sqlmodel import Session, col, select
 from controlplane import db
 from controlplane.adapters.base import RolloutResult, Target
 from controlplane.approval import service as approvals
+from controlplane.audit.redact import redact
 from controlplane.deploy import service as deployments
 from controlplane.deploy import states
 from controlplane.deploy.models import Deployment
@@ -33,7 +36,7 @@ class Executor:
     door: Door
     workloads: Workloads
 
-    def execute(self, *, deployment_id: str, actor: Principal) -> Deployment:
+    def execute(self, *, deployment_id: str, actor: Principal = SYSTEM) -> Deployment:
         """Execute if still approved and not stricter now; else leave it waiting (idempotent)."""
         with Session(self.engine, expire_on_commit=False) as session:
             dep = deployments.get(session=session, deployment_id=deployment_id)
@@ -58,6 +61,15 @@ class Executor:
             self._finish(session, dep, previous, result, health, actor)
             session.commit()
         return dep
+
+    def _step(self, deployment_id: str, step: str) -> None:
+        """Say what an executing rollout does now (followers poll it); best effort."""
+        try:
+            with Session(self.engine) as session:
+                states.set_step(session, deployment_id, step, at=self.door.clock.now())
+                session.commit()
+        except Exception as exc:  # progress is news, never a reason to fail a rollout
+            log.warning("could not record step of %s: %s", deployment_id, exc.__class__.__name__)
 
     def _waits_again(self, session: Session, dep: Deployment, actor: Principal) -> bool:
         """Re-decide now; a stricter mode (or a changed request) waits for humans again."""
@@ -94,6 +106,7 @@ class Executor:
         """Deploy through the workload backend and verify health; restore on a failed check."""
         target = Target(dep.service, dep.environment)
         backend, releases = self.workloads.backend, self.workloads.releases
+        self._step(dep.id, f"starting {dep.release} beside what serves, waiting for /ready")
         try:
             result = backend.deploy(target, releases.resolve(dep.release))
         except Exception as exc:  # the backend failed outright: record it, never leave "executing"
@@ -103,6 +116,7 @@ class Executor:
             )
         if not result.ok:
             return result, {"verified": False, "reason": result.reason}
+        self._step(dep.id, f"checking health at {result.url}")
         try:
             health = self.workloads.health(result.url or "")
         except Exception as exc:  # a check that cannot run is a failed check, never "executing"
@@ -110,6 +124,7 @@ class Executor:
         if health.get("healthy"):
             return result, health
         if previous_ref is not None:
+            self._step(dep.id, f"health check failed; restoring {previous_ref}")
             try:
                 restored = backend.restore(target, releases.resolve(previous_ref))
                 health["restored"], health["restore_reason"] = restored.ok, restored.reason
@@ -130,6 +145,7 @@ class Executor:
         now = self.door.clock.now()
         dep.finished_at = now
         dep.health = dict(health)
+        dep.step, dep.step_at = None, None
         if result.ok and health.get("healthy"):
             states.move(dep, DeploymentStatus.SUCCEEDED)
             dep.healthy_since = now
@@ -140,10 +156,16 @@ class Executor:
         elif result.ok:
             restored = bool(health.get("restored"))
             states.move(dep, DeploymentStatus.ROLLED_BACK if restored else DeploymentStatus.FAILED)
-            dep.failure_reason = f"health check failed: {health.get('reason', 'unhealthy')}"
+            dep.cause = failure_cause(result, health, "health")
+            dep.failure_reason = _reason(
+                f"health check failed: {health.get('reason', 'unhealthy')}", dep.cause
+            )
         else:
             states.move(dep, DeploymentStatus.FAILED)
-            dep.failure_reason = f"rollout failed, previous release kept serving: {result.reason}"
+            dep.cause = failure_cause(result, health, "rollout")
+            dep.failure_reason = _reason(
+                f"rollout failed, previous release kept serving: {result.reason}", dep.cause
+            )
         session.add(dep)
         self._record(session, dep, result, actor)
 
@@ -171,6 +193,7 @@ class Executor:
                 "status": dep.status,
                 "previous_release": dep.previous_release,
                 "health": dep.health,
+                "cause": dep.cause,
                 "duration_s": round(result.duration_s, 3),
             },
         )
@@ -187,22 +210,6 @@ class Executor:
             )
             db.mark_changed(session, "signals")  # recent_rollback reads the audit log
 
-    def resume_approved(self) -> list[str]:
-        """Run deployments a stopped plane left approved but not started (their approval is
-        closed, so nothing else would); each is re-checked and claimed as usual."""
-        with Session(self.engine) as session:
-            ids = list(
-                session.exec(
-                    select(Deployment.id).where(
-                        Deployment.status == DeploymentStatus.APPROVED.value
-                    )
-                ).all()
-            )
-        for deployment_id in ids:
-            log.warning("deployment %s was approved but not started; running it now", deployment_id)
-            self.execute(deployment_id=deployment_id, actor=SYSTEM)
-        return ids
-
     def recover_interrupted(self, *, stale_after: timedelta = STALE_AFTER) -> list[str]:
         """Fail deployments a stopped plane left `executing` (long past any rollout timeout)."""
         clock = self.door.clock
@@ -217,6 +224,7 @@ class Executor:
             for dep in stuck:
                 states.move(dep, DeploymentStatus.FAILED)
                 dep.finished_at = clock.now()
+                dep.step, dep.step_at = None, None
                 dep.failure_reason = (
                     "the plane stopped during this rollout; check `opsctl services` for what serves"
                 )
@@ -232,3 +240,32 @@ class Executor:
         for dep in stuck:
             log.warning("deployment %s was left executing; marked failed", dep.id)
         return [dep.id for dep in stuck]
+
+
+def failure_cause(result: RolloutResult, health: dict[str, object], stage: str) -> dict[str, Any]:
+    """Why a rollout failed, as people look for it: the figures and the process's last lines."""
+    figures = ("ready", "error_rate", "requests", "errors", "window_s", "max_error_rate")
+    cause: dict[str, Any] = {"stage": stage, "reason": result.reason or health.get("reason")}
+    cause.update({k: health[k] for k in figures if k in health})
+    for key in ("log", "log_tail"):
+        if result.details.get(key):
+            cause[key] = result.details[key]
+    return dict(redact(cause))  # process logs may print secrets; none is stored
+
+
+def _reason(headline: str, cause: dict[str, Any]) -> str:
+    """The headline plus the log line that most likely names the real cause."""
+    line = telling_line(str(cause.get("log_tail") or ""))
+    text = f"{headline}; the process's log says: {line}" if line else headline
+    return text[:2000]
+
+
+_TELLING = re.compile(r"error|exception|traceback|refus|fatal|critical|killed", re.IGNORECASE)
+
+
+def telling_line(tail: str) -> str:
+    """The last line of a log tail that reports an error (tracebacks end with the exception),
+    else its last line; a process that failed usually says why just before shutting down."""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    telling = [line for line in lines if _TELLING.search(line)]
+    return (telling or lines or [""])[-1]

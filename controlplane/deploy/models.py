@@ -41,6 +41,9 @@ class Deployment(SQLModel, table=True):
     executed_by: str | None = Field(default=None, max_length=128)
     failure_reason: str | None = Field(default=None, max_length=2000)
     health: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    step: str | None = Field(default=None, max_length=200)
+    step_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    cause: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
@@ -69,7 +72,10 @@ class DeploymentPublic(BaseModel):
     requested_by: str
     executed_by: str | None
     failure_reason: str | None
+    cause: dict[str, Any] | None = None
     health: dict[str, Any]
+    step: str | None = None
+    step_at: datetime | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -15,7 +15,6 @@ from controlplane.deploy.models import DeploymentPublic, DeploymentsPublic, Serv
 from controlplane.deploy.states import DeploymentStatus
 from controlplane.deps import (
     DoorDep,
-    ExecutorDep,
     Operator,
     ReadSessionDep,
     SessionDep,
@@ -32,7 +31,8 @@ router = APIRouter(prefix="/v1", tags=["deployments"])
 @router.post(
     "/deployments",
     response_model=DeploymentPublic,
-    responses={202: {"model": DeploymentPublic}, 409: {"description": "gates refused"}},
+    status_code=202,
+    responses={409: {"description": "gates refused"}},
 )
 async def create_deployment(
     body: DeploymentRequest,
@@ -40,10 +40,11 @@ async def create_deployment(
     door: DoorDep,
     workloads: WorkloadsDep,
     settings: SettingsDep,
-    executor: ExecutorDep,
     principal: Operator,
 ) -> Any:
-    """Gate a deployment: AUTO runs now (200), CONSULT/STOP wait for approvals (202), else 409."""
+    """Gate a deployment and answer at once (202): `approved` (AUTO; the plane's worker rolls it
+    out, follow it with GET /v1/deployments/{id}), `pending_approval` (CONSULT/STOP), or 409
+    when a gate refuses."""
     dep = await run_in_threadpool(
         deployments.request_deployment,
         session=session,
@@ -65,11 +66,8 @@ async def create_deployment(
                 "retry_after": max(retry, default=None),
             },
         )
-    if dep.status == DeploymentStatus.APPROVED:
-        dep = await run_in_threadpool(executor.execute, deployment_id=dep.id, actor=principal)
     out = await run_in_threadpool(deployments.show, session=session, dep=dep)
-    status = 202 if dep.status == DeploymentStatus.PENDING_APPROVAL else 200
-    return JSONResponse(out.model_dump(mode="json"), status_code=status)
+    return JSONResponse(out.model_dump(mode="json"), status_code=202)
 
 
 @router.get("/deployments", response_model=DeploymentsPublic)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from controlplane import db
 from controlplane.approval import service as approvals
 from controlplane.audit.recorder import Actor
 from controlplane.clock import Clock
@@ -28,6 +29,7 @@ from controlplane.policy.service import Decider
 from controlplane.workload.wiring import Workloads
 
 SUBJECT = "deployment"  # the approval subject kind of deployments
+RUNNABLE = "deployments"  # change topic: a deployment became approved, the worker should look
 
 
 def evaluate(decider: Decider, requester: Actor, request: DeploymentRequest) -> Decision:
@@ -179,7 +181,14 @@ def request_deployment(
         dep.approval_id = approval.id
         session.add(dep)
         session.flush()
+    if dep.status == DeploymentStatus.APPROVED:
+        mark_runnable(session)
     return dep
+
+
+def mark_runnable(session: Session) -> None:
+    """Wake the deployment workers (this replica's and, on PostgreSQL, the others') on commit."""
+    db.mark_changed(session, RUNNABLE)
 
 
 def summary(dep: Deployment) -> str:
@@ -262,6 +271,10 @@ def message(dep: Deployment, approvals_: int, required: int) -> str:
         return f"{dep.release} is live and healthy in {dep.environment}"
     if dep.status in (DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK):
         return f"{dep.status}: {dep.failure_reason or ''}".strip()
+    if dep.status == DeploymentStatus.APPROVED:
+        return "approved; the plane's worker starts it in a moment"
+    if dep.status == DeploymentStatus.EXECUTING:
+        return f"executing: {dep.step or 'rolling out'}"
     return dep.status
 
 

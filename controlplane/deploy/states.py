@@ -67,3 +67,12 @@ def claim(session: Session, dep: Deployment, *, by: str, at: datetime) -> bool:
         return False
     session.refresh(dep)
     return True
+
+
+def set_step(session: Session, deployment_id: str, step: str, *, at: datetime) -> None:
+    """Record what an executing deployment does now (nothing once it has finished)."""
+    session.connection().execute(
+        update(_TABLE)
+        .where(_TABLE.c.id == deployment_id, _TABLE.c.status == S.EXECUTING.value)
+        .values(step=step[:200], step_at=at)
+    )

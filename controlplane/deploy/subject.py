@@ -8,28 +8,20 @@ from sqlmodel import Session
 
 from controlplane.deploy import service as deployments
 from controlplane.deploy import states
-from controlplane.deploy.executor import Executor
 from controlplane.deploy.states import DeploymentStatus
-from controlplane.governance.kinds import FollowUp
 from controlplane.identity.models import Principal
 
 
 @dataclass(frozen=True)
 class DeploymentSubject:
-    """Runs an approved deployment after the approving commit (the executor re-checks it)."""
+    """Hands an approved deployment to the worker, which re-checks it when it executes."""
 
-    executor: Executor
-
-    def approved(self, session: Session, subject_id: str, actor: Principal) -> FollowUp | None:
-        """Approved: the rollout runs after this transaction commits (it takes seconds)."""
+    def approved(self, session: Session, subject_id: str, actor: Principal) -> None:
+        """Approved: runnable once this transaction commits (the rollout takes seconds)."""
         dep = deployments.get(session=session, deployment_id=subject_id)
         states.move(dep, DeploymentStatus.APPROVED)
         session.add(dep)
-
-        def run() -> None:
-            self.executor.execute(deployment_id=subject_id, actor=actor)
-
-        return run
+        deployments.mark_runnable(session)
 
     def closed(self, session: Session, subject_id: str, status: str, reason: str) -> None:
         """Rejected or expired: the deployment ends with the same status."""

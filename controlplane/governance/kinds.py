@@ -21,7 +21,6 @@ from controlplane.identity.models import Principal
 from controlplane.policy.models import Environment
 
 Payload = Mapping[str, Any]
-FollowUp = Callable[[], None]  # work that must run after the deciding transaction commits
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,8 @@ class Subject(Protocol):
     voids the approvals and opens a new request if they no longer cover it.
     """
 
-    def approved(self, session: Session, subject_id: str, actor: Principal) -> FollowUp | None:
-        """The quorum is reached: run, or say what runs after the commit (and re-checks then)."""
+    def approved(self, session: Session, subject_id: str, actor: Principal) -> None:
+        """The quorum is reached: mark it runnable; it runs after the commit (re-checking then)."""
         ...
 
     def closed(self, session: Session, subject_id: str, status: str, reason: str) -> None:

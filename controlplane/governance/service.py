@@ -27,7 +27,6 @@ from controlplane.errors import ControlPlaneError, Forbidden, NotFound
 from controlplane.governance.kinds import (
     ActionKind,
     Effect,
-    FollowUp,
     Registry,
     Requester,
 )
@@ -61,11 +60,12 @@ def decision_fields(decision: Decision) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class VoteResult:
-    """What a vote did: the request, where it stands, and work to run after the commit."""
+    """What a vote did: the request, where it stands, and whether its change runs later
+    (a subject such as a deployment runs off the request; a door-stored action ran already)."""
 
     approval: ApprovalRequest
     outcome: VoteOutcome
-    follow_up: FollowUp | None = None
+    runs_later: bool = False
 
 
 class Door:
@@ -293,18 +293,18 @@ class Door:
             **kind.explain(session, row.request),
         }
 
-    def _approved(
-        self, session: Session, req: ApprovalRequest, actor: Principal
-    ) -> FollowUp | None:
+    def _approved(self, session: Session, req: ApprovalRequest, actor: Principal) -> bool:
         """The quorum is reached. A door-stored action is re-decided and run here; a subject
-        runs when it executes, re-checking through `recheck` then (deployments: the executor)."""
+        runs when it executes, re-checking through `recheck` then (deployments: the worker).
+        True when the change runs after this answer."""
         if self.registry.is_kind(req.subject_kind):
             self._approved_action(session, req, actor)
-            return None
+            return False
         subject = self.registry.subject(req.subject_kind)
         if subject is None:  # fail closed: nothing runs that no domain claims
             raise NotFound(f"no governed subject {req.subject_kind!r} to run approval {req.id}")
-        return subject.approved(session, req.subject_id, actor)
+        subject.approved(session, req.subject_id, actor)
+        return True
 
     def _approved_action(self, session: Session, req: ApprovalRequest, actor: Principal) -> None:
         kind = self.registry.kind(req.subject_kind)

@@ -52,7 +52,7 @@ def _to_staging(opsctl: Opsctl, tokens: dict[str, str], audit_file: Path) -> str
     """Ship REF through dev and ask for staging; return the approval id."""
     assert _deploy(opsctl, tokens["agent"], "dev").exit_code == 0
     asked = _deploy(opsctl, tokens["agent"], "staging", "--audit", str(audit_file), "--json")
-    assert asked.exit_code == 0, asked.output
+    assert asked.exit_code == 3, asked.output  # waits for approvals
     dep = json.loads(asked.stdout)
     assert dep["status"] == "pending_approval"
     return str(dep["approval_id"])
@@ -74,7 +74,7 @@ def test_staging_waits_and_another_human_approves(
 ) -> None:
     assert _deploy(opsctl, tokens["agent"], "dev").exit_code == 0
     asked = _deploy(opsctl, tokens["agent"], "staging", "--audit", str(audit_file))
-    assert asked.exit_code == 0, asked.output
+    assert asked.exit_code == 3, asked.output
     assert ": pending approval 0 of 1" in asked.stdout.splitlines()[0]
     approval_id = asked.stdout.split("approval id")[1].split()[0]
     assert "why          base mode for deploy in staging is CONSULT" in asked.stdout
@@ -161,7 +161,7 @@ def test_production_is_refused_before_the_soak_time_with_retry_after(
 
     clock.advance(timedelta(minutes=11))
     waits = _deploy(opsctl, tokens["agent"], "production", *prod)
-    assert waits.exit_code == 0, waits.output
+    assert waits.exit_code == 3, waits.output
     assert waits.stdout.startswith(f"STOP  {REF} -> bankchurn/production: pending approval 0 of 2")
 
 
@@ -240,7 +240,7 @@ def test_staging_deploy_attaches_the_release_bundles_own_audit(
     ref = ReleaseRegistry(settings.state_dir, repo_root=REPO).build("bankchurn", trained).ref
     assert _deploy(opsctl, tokens["agent"], "dev", ref=ref).exit_code == 0
     asked = _deploy(opsctl, tokens["agent"], "staging", "--json", ref=ref)
-    assert asked.exit_code == 0, asked.output
+    assert asked.exit_code == 3, asked.output
     assert json.loads(asked.stdout)["status"] == "pending_approval"
     listed = json.loads(opsctl("releases", "--json").stdout)
     assert [r["ref"] for r in listed["data"]] == [ref]
@@ -255,6 +255,8 @@ def test_client_reads_schemas_and_filters_deployments(
         schema = client.schema("DeploymentRequest")
         assert "release" in schema["properties"]
         dep = client.deploy("bankchurn", "dev", REF, commit_sha="a1b2c3d", reason="nightly")
+        assert dep["status"] == "approved"  # answered before the rollout; the worker runs it
+        dep = client.wait_for_deployment(dep["id"], timeout_s=30)
         assert dep["status"] == "succeeded"
         assert client.deployments(environment="dev")[0]["id"] == dep["id"]
         assert client.deployments(environment="staging") == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from factories import settled
 from fastapi.testclient import TestClient
 
 from controlplane.adapters.workload.fake import FakeWorkloadBackend
@@ -12,13 +13,23 @@ from tests.delivery.conftest import DIGEST_B, deploy_body
 
 
 def _deploy(client: TestClient, headers: dict[str, str], body: dict) -> tuple[int, dict]:
+    """Ask, then follow what the plane's worker makes of it (the answer itself is a 202)."""
     r = client.post("/v1/deployments", json=body, headers=headers)
-    return r.status_code, r.json()
+    out = r.json()
+    return r.status_code, settled(client, headers, out) if r.status_code == 202 else out
+
+
+def _approve(client: TestClient, dep: dict, headers: dict[str, str], **body: str):
+    """Vote; when it completes the quorum the answer is a 202 and the rollout follows."""
+    r = client.post(f"/v1/approvals/{dep['approval_id']}/approve", json=body, headers=headers)
+    if r.status_code == 202:
+        settled(client, headers, {"id": dep["id"], "status": "approved"})
+    return r
 
 
 def _ship_to_staging(client: TestClient, people) -> dict:
     code, dev = _deploy(client, people["agent"], deploy_body("dev"))
-    assert code == 200 and dev["status"] == "succeeded", dev
+    assert code == 202 and dev["status"] == "succeeded", dev
     code, staging = _deploy(client, people["agent"], deploy_body("staging"))
     assert code == 202 and staging["status"] == "pending_approval", staging
     return staging
@@ -27,9 +38,11 @@ def _ship_to_staging(client: TestClient, people) -> dict:
 def test_dev_deploy_is_auto_and_verified(
     client: TestClient, people, workloads: FakeWorkloadBackend
 ) -> None:
-    code, dep = _deploy(client, people["agent"], deploy_body("dev"))
-    assert code == 200
+    r = client.post("/v1/deployments", json=deploy_body("dev"), headers=people["agent"])
+    assert r.status_code == 202 and r.json()["status"] == "approved"  # answered before it runs
+    dep = settled(client, people["agent"], r.json())
     assert dep["status"] == "succeeded" and dep["mode"] == "AUTO"
+    assert dep["step"] is None and dep["executed_by"] == "controlplane"
     assert dep["health"]["healthy"] is True
     assert workloads.running["bankchurn/dev"] == dep["release"]
 
@@ -40,12 +53,8 @@ def test_staging_waits_for_one_human_then_runs(client: TestClient, people, workl
     assert "bankchurn/staging" not in workloads.running
     queue = client.get("/v1/approvals?status=pending", headers=people["bob"]).json()
     assert queue["count"] == 1 and queue["data"][0]["requester"] == "claude-code"
-    r = client.post(
-        f"/v1/approvals/{staging['approval_id']}/approve",
-        json={"comment": "looks good"},
-        headers=people["bob"],
-    )
-    assert r.status_code == 200, r.text
+    r = _approve(client, staging, people["bob"], comment="looks good")
+    assert r.status_code == 202, r.text  # the quorum is reached; the rollout runs off the request
     assert r.json()["status"] == "approved"
     done = client.get(f"/v1/deployments/{staging['id']}", headers=people["bob"]).json()
     assert done["status"] == "succeeded" and done["approvals"] == 1
@@ -85,7 +94,7 @@ def test_self_approval_is_refused(client: TestClient, people) -> None:
 def test_approving_twice_and_after_finish_is_409(client: TestClient, people) -> None:
     staging = _ship_to_staging(client, people)
     url = f"/v1/approvals/{staging['approval_id']}/approve"
-    assert client.post(url, json={}, headers=people["bob"]).status_code == 200
+    assert _approve(client, staging, people["bob"]).status_code == 202
     again = client.post(url, json={}, headers=people["bob"])
     assert again.status_code == 409
     late = client.post(url, json={}, headers=people["alice"])
@@ -122,7 +131,7 @@ def test_production_refused_before_soak_and_accepted_after(
     client: TestClient, people, clock
 ) -> None:
     staging = _ship_to_staging(client, people)
-    client.post(f"/v1/approvals/{staging['approval_id']}/approve", json={}, headers=people["bob"])
+    _approve(client, staging, people["bob"])
     clock.advance(timedelta(minutes=4))
     code, refused = _deploy(client, people["agent"], deploy_body("production"))
     assert code == 409, refused
@@ -137,14 +146,14 @@ def test_production_refused_before_soak_and_accepted_after(
 
 def test_production_needs_two_distinct_humans(client: TestClient, people, clock, workloads) -> None:
     staging = _ship_to_staging(client, people)
-    client.post(f"/v1/approvals/{staging['approval_id']}/approve", json={}, headers=people["bob"])
+    _approve(client, staging, people["bob"])
     clock.advance(timedelta(minutes=16))
     _, prod = _deploy(client, people["agent"], deploy_body("production"))
-    url = f"/v1/approvals/{prod['approval_id']}/approve"
-    first = client.post(url, json={"comment": "ok"}, headers=people["alice"]).json()
-    assert first["status"] == "pending" and "bankchurn/production" not in workloads.running
-    second = client.post(url, json={"comment": "ok"}, headers=people["bob"]).json()
-    assert second["status"] == "approved"
+    first = _approve(client, prod, people["alice"], comment="ok")
+    assert first.status_code == 200 and first.json()["status"] == "pending"
+    assert "bankchurn/production" not in workloads.running
+    second = _approve(client, prod, people["bob"], comment="ok")
+    assert second.status_code == 202 and second.json()["status"] == "approved"
     assert workloads.running["bankchurn/production"] == prod["release"]
 
 
@@ -158,10 +167,8 @@ def test_incident_between_approval_and_execution_voids_the_approval(
         json={"severity": "P1", "title": "5xx", "service": "bankchurn"},
         headers=people["alice"],
     )
-    r = client.post(
-        f"/v1/approvals/{staging['approval_id']}/approve", json={}, headers=people["bob"]
-    )
-    assert r.status_code == 200
+    r = _approve(client, staging, people["bob"])
+    assert r.status_code == 202
     dep = client.get(f"/v1/deployments/{staging['id']}", headers=people["bob"]).json()
     assert dep["status"] == "pending_approval" and dep["mode"] == "STOP"
     assert dep["approval_id"] != staging["approval_id"]
@@ -177,6 +184,7 @@ def test_release_that_never_gets_ready_keeps_the_old_one(
     workloads.never_ready.add(f"bankchurn@sha256:{DIGEST_B}")
     _, dep = _deploy(client, people["agent"], deploy_body("dev", DIGEST_B))
     assert dep["status"] == "failed" and "previous release kept serving" in dep["failure_reason"]
+    assert dep["cause"]["stage"] == "rollout" and dep["cause"]["reason"]
     assert workloads.running["bankchurn/dev"].endswith("ab" * 32)
 
 
@@ -246,11 +254,11 @@ def test_declared_freeze_refuses_and_a_broken_freeze_file_freezes_everything(
     assert code == 409 and "unreadable" in frozen["error"]["message"]
 
 
-def test_a_deployment_left_approved_by_a_stopped_plane_runs_on_the_next_start(
+def test_a_deployment_left_approved_by_a_stopped_plane_runs_without_a_wake_up(
     app, client: TestClient, people
 ) -> None:
-    """The plane stopped between the approving commit and the rollout: nothing else would run
-    it (its approval is closed), so start-up does, once."""
+    """The plane stopped between the approving commit and the rollout: nobody wakes the worker
+    for it (its approval is closed), so the worker's own pass finds it and runs it, once."""
     from sqlalchemy import text
 
     staging = _ship_to_staging(client, people)
@@ -258,7 +266,6 @@ def test_a_deployment_left_approved_by_a_stopped_plane_runs_on_the_next_start(
         conn.execute(
             text("UPDATE deployment SET status = 'approved' WHERE id = :id"), {"id": staging["id"]}
         )
-    assert app.state.ctx.executor.resume_approved() == [staging["id"]]
-    after = client.get(f"/v1/deployments/{staging['id']}", headers=people["bob"]).json()
+    after = settled(client, people["bob"], {"id": staging["id"], "status": "approved"})
     assert after["status"] == "succeeded" and after["executed_by"] == "controlplane"
-    assert app.state.ctx.executor.resume_approved() == []
+    assert app.state.ctx.worker.run_pending() == []

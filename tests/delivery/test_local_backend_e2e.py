@@ -12,11 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from factories import served, settled
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from controlplane.adapters.workload.local import LocalBackend
 from controlplane.app import create_app
+from controlplane.cli.main import app as opsctl
 from controlplane.clock import ManualClock
 from controlplane.config import Settings
 from controlplane.release.registry import ReleaseRegistry
@@ -58,7 +61,7 @@ def local_app(
     settings.health_window_s = 0.5
     registry = ReleaseRegistry(settings.state_dir, repo_root=REPO)
     refs = {name: registry.build("bankchurn", path).ref for name, path in artifacts.items()}
-    backend = LocalBackend(settings.state_dir, ready_timeout_s=20)
+    backend = LocalBackend(settings.state_dir, base_port=0, ready_timeout_s=20)
     app = create_app(settings, clock=clock, workloads=backend)
     yield app, refs
     backend.stop_all()
@@ -71,6 +74,13 @@ def _deploy(client: TestClient, headers: dict[str, str], env: str, ref: str) -> 
         release = client.get(f"/v1/releases/bankchurn/{ref.split(':')[-1]}", headers=headers)
         body["security_audit"] = release.json()["security_audit"]
     return client.post("/v1/deployments", json=body, headers=headers)
+
+
+def _deployed(client: TestClient, headers: dict[str, str], env: str, ref: str) -> dict:
+    """Ask (the plane answers 202 at once) and follow the rollout to its end."""
+    r = _deploy(client, headers, env, ref)
+    assert r.status_code == 202, r.text
+    return dict(settled(client, headers, r.json()))
 
 
 def test_real_processes_through_dev_and_staging(local_app) -> None:
@@ -90,7 +100,7 @@ def test_real_processes_through_dev_and_staging(local_app) -> None:
         )
         bob = {"Authorization": f"Bearer {r.json()['token']}"}
 
-        dev = _deploy(client, agent, "dev", refs["good"]).json()
+        dev = _deployed(client, agent, "dev", refs["good"])
         assert dev["status"] == "succeeded", dev
         status = {
             (s["service"], s["environment"]): s
@@ -101,9 +111,17 @@ def test_real_processes_through_dev_and_staging(local_app) -> None:
         prediction = httpx.post(f"{url}/predict", json=CUSTOMER).json()
         assert 0.0 <= prediction["churn_probability"] <= 1.0
 
-        broken = _deploy(client, agent, "dev", refs["broken"]).json()
+        broken = _deployed(client, agent, "dev", refs["broken"])
         assert broken["status"] == "failed", broken
         assert "previous release kept serving" in broken["failure_reason"]
+        # The cause is where people look: the new process's own last words, not only a timeout.
+        assert "refusing artifact" in broken["cause"]["log_tail"], broken["cause"]
+        assert "the process's log says: ERROR" in broken["failure_reason"]
+        assert '"GET /ready' not in broken["cause"]["log_tail"]  # the plane's probes are noise
+        record = client.get(
+            "/v1/audit?operation=deploy.execute&result=failure", headers=bob
+        ).json()["data"][-1]
+        assert record["outputs"]["cause"]["log_tail"] == broken["cause"]["log_tail"]
         again = {
             (s["service"], s["environment"]): s
             for s in client.get("/v1/services", headers=bob).json()
@@ -118,10 +136,47 @@ def test_real_processes_through_dev_and_staging(local_app) -> None:
         assert staging.status_code == 202, staging.text
         approval = staging.json()["approval_id"]
         r = client.post(f"/v1/approvals/{approval}/approve", json={"comment": "ok"}, headers=bob)
-        assert r.status_code == 200, r.text
-        live = client.get(f"/v1/deployments/{staging.json()['id']}", headers=bob).json()
+        assert r.status_code == 202, r.text
+        live = settled(client, bob, {"id": staging.json()["id"], "status": "approved"})
         assert live["status"] == "succeeded", live
         assert live["health"]["ready"] is True
 
         verify = client.get("/v1/audit/verify", headers=bob).json()
         assert verify["ok"] is True
+
+
+def test_the_cli_follows_a_rollout_longer_than_its_http_timeout(local_app, tmp_path) -> None:
+    """Each HTTP call may take at most 1 s; a real rollout takes several: the CLI still reports
+    success, and a never-ready release reports `failed` with the cause from the process's log."""
+    app, refs = local_app
+    env = {
+        "CONTROLPLANE_TOKEN": app.state.ctx.admin_token,
+        "CONTROLPLANE_TIMEOUT": "1",
+        "CONTROLPLANE_STATE_DIR": str(tmp_path / "cli"),
+    }
+    runner = CliRunner()
+    with served(app) as url:
+        env["CONTROLPLANE_URL"] = url
+
+        def deploy(ref: str):
+            args = ["deploy", "bankchurn", "--env", "dev", "--artifact", ref]
+            return runner.invoke(opsctl, args, env=env)
+
+        good = deploy(refs["good"])
+        assert good.exit_code == 0, good.output
+        assert "ran, healthy" in good.stdout
+        assert "executing" in good.stderr  # progress lines while it rolled out (not a terminal)
+        broken = deploy(refs["broken"])
+        assert broken.exit_code == 1, broken.output
+        assert "failed" in broken.stdout and "refusing artifact" in broken.stdout
+        assert "last lines of the new process's log" in broken.stdout
+        quick = runner.invoke(
+            opsctl,
+            ["deploy", "bankchurn", "--env", "dev", "--artifact", refs["good"], "--no-wait"],
+            env=env,
+        )
+        assert quick.exit_code == 0 and "approved" in quick.stdout, quick.output
+        dep_id = quick.stdout.split("deployment")[-1].strip()
+        waited = runner.invoke(opsctl, ["deployments", "wait", dep_id, "--json"], env=env)
+        assert waited.exit_code == 0, waited.output
+        assert json.loads(waited.stdout)["status"] == "succeeded"

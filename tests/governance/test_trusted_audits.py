@@ -7,7 +7,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from factories import audit as passed_audit
-from factories import signed
+from factories import settled, signed
 from fastapi.testclient import TestClient
 
 from controlplane.config import Settings
@@ -47,7 +47,10 @@ def test_a_forged_audit_of_a_leaky_bundle_is_refused_in_staging_and_production(
     client: TestClient, people, settings: Settings, trained: Path, tmp_path: Path
 ) -> None:
     bundle = _leaky_bundle(settings, trained, tmp_path)
-    assert _ask(client, people["agent"], "dev", bundle["ref"], None).status_code == 200
+    dev = _ask(client, people["agent"], "dev", bundle["ref"], None)
+    assert dev.status_code == 202 and settled(client, people["agent"], dev.json())["status"] == (
+        "succeeded"
+    )
     forged = {**bundle["audit"], "secret_findings": 0, "passed": True}
     for env in ("staging", "production"):
         failed = _failed_gates(_ask(client, people["agent"], env, bundle["ref"], forged))

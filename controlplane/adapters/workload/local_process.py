@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -90,9 +91,16 @@ def stop(*pids: int, grace_s: float = 10.0) -> None:
             time.sleep(0.05)
 
 
+# Access-log lines of the plane's own probes: while a release fails to get ready they fill the
+# log, and would push the line that says why out of any tail.
+_PROBE_LINE = re.compile(r'"(GET|HEAD) /(ready|health|metrics) HTTP/')
+
+
 def log_tail(path: Path, lines: int = 15) -> str:
-    """The last lines of a process log, for failure reasons."""
+    """The last lines of a process log, without the plane's probe noise, for failure reasons."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        text = path.read_text(errors="replace")
     except OSError:
         return ""
+    kept = [line for line in text.splitlines() if not _PROBE_LINE.search(line)]
+    return "\n".join(kept[-lines:])
