@@ -13,13 +13,26 @@ import typer
 
 from controlplane.cli._common import JsonOpt, emit_json, mode_style, plane, shorten
 from controlplane.cli.deploy import outcome_text, when
+from controlplane.cli.grammar import by_prefix, noun
 
 if TYPE_CHECKING:
     from controlplane.client import ApprovalOut, ControlPlaneClient
 
-app = typer.Typer(help="Review what waits for humans; approve or reject it.", no_args_is_help=True)
+app = noun("Review what waits for humans; approve or reject it.")
 
-IdArg = Annotated[str, typer.Argument(help="Approval id (from `opsctl approvals list`).")]
+
+def _approval_ids(client: ControlPlaneClient) -> set[str]:
+    """Pending ones first: listing every status stops at the oldest 500."""
+    return {a["id"] for status in ("pending", None) for a in client.approvals(status)}
+
+
+IdArg = Annotated[
+    str,
+    typer.Argument(
+        help="Approval id as `opsctl approvals list` prints it (any unique start of it).",
+        callback=by_prefix("approval", _approval_ids),
+    ),
+]
 
 
 class Status(StrEnum):
@@ -102,7 +115,7 @@ def _gates(gates: list[dict[str, Any]], *, full: bool) -> str:
 @app.command("approve")
 def approve(
     approval_id: IdArg,
-    comment: Annotated[str, typer.Option("--comment", "-m", help="Why it is fine.")] = "",
+    comment: Annotated[str, typer.Option("--reason", "-r", help="Why it is fine.")] = "",
     json_out: JsonOpt = False,
 ) -> None:
     """Approve as a human approver; reaching the quorum runs the change now."""
@@ -120,7 +133,7 @@ def approve(
 @app.command("reject")
 def reject(
     approval_id: IdArg,
-    comment: Annotated[str, typer.Option("--comment", "-m", help="Why not (required).")],
+    comment: Annotated[str, typer.Option("--reason", "-r", help="Why not (required).")],
     json_out: JsonOpt = False,
 ) -> None:
     """Reject with a reason; the request ends and nothing changes."""

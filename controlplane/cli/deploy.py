@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,6 +23,7 @@ from controlplane.cli._common import (
     plane,
     table,
 )
+from controlplane.cli.grammar import EnvFilterOpt, EnvOpt, by_prefix, env_name, noun, short_id
 from controlplane.errors import ControlPlaneError, NotFound
 
 if TYPE_CHECKING:
@@ -31,18 +31,6 @@ if TYPE_CHECKING:
 
 AUDITED_ENVS = ("staging", "production")
 RAN_OK = ("succeeded",)
-
-
-class Env(StrEnum):
-    """Where to deploy (local counts as dev)."""
-
-    dev = "dev"
-    staging = "staging"
-    production = "production"
-    local = "local"
-
-
-EnvOpt = Annotated[Env, typer.Option("--env", "-e", help="Target environment.")]
 
 
 def deploy(
@@ -78,10 +66,8 @@ def deploy(
                 reason=reason,
             )
         except ControlPlaneError as exc:
-            if json_out:
-                emit_json(exc.to_json())
-            if exc.code != "gates_refused":
-                raise
+            if json_out or exc.code != "gates_refused":
+                raise  # reported once by plane(), as JSON with --json
             typer.echo(refusal_text(exc), err=True)
             raise typer.Exit(EXIT_REFUSED) from None
     if json_out:
@@ -182,16 +168,27 @@ def when(stamp: str | None) -> str:
 
 # -- opsctl deployments ------------------------------------------------------------------------
 
-deployments = typer.Typer(
-    help="List deployments (newest first), or show one.", invoke_without_command=True
-)
+deployments = noun("List deployments (newest first), or show one.")
+LISTED = 500  # the most the plane lists at once: prefixes resolve among the newest this many
 
 
-@deployments.callback()
+def _deployment_ids(client: ControlPlaneClient) -> list[str]:
+    return [d["id"] for d in client.deployments(limit=LISTED)]
+
+
+DeploymentIdArg = Annotated[
+    str,
+    typer.Argument(
+        help="Deployment id, or its start as `deployments list` prints it.",
+        callback=by_prefix("deployment", _deployment_ids),
+    ),
+]
+
+
+@deployments.command("list")
 def list_deployments(
-    ctx: typer.Context,
     service: Annotated[str | None, typer.Option("--service", "-s", help="Only this one.")] = None,
-    env: Annotated[Env | None, typer.Option("--env", "-e", help="Only this one.")] = None,
+    env: EnvFilterOpt = None,
     status: Annotated[
         str | None, typer.Option("--status", help="e.g. pending_approval, succeeded.")
     ] = None,
@@ -199,16 +196,14 @@ def list_deployments(
     json_out: JsonOpt = False,
 ) -> None:
     """List deployments, newest first (`deployments show ID` for one)."""
-    if ctx.invoked_subcommand is not None:
-        return
     with plane() as client:
-        out = client.deployments(service, env.value if env else None, status, limit)
+        out = client.deployments(service, env_name(env), status, limit)
     if json_out:
         emit_json(out)
         return
     rows = [
         (
-            d["id"][:12],
+            short_id(d["id"]),
             d["service"],
             d["environment"],
             short_ref(d["release"]),
@@ -225,7 +220,7 @@ def list_deployments(
 
 @deployments.command("show")
 def show_deployment(
-    deployment_id: Annotated[str, typer.Argument(help="Deployment id.")],
+    deployment_id: DeploymentIdArg,
     json_out: JsonOpt = False,
 ) -> None:
     """Show one deployment: outcome, decision, every gate and health."""
