@@ -7,6 +7,7 @@ Errors come back as the same `controlplane.errors` classes the plane raised.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -56,6 +57,8 @@ RUNNING = frozenset({"approved", "executing"})  # deployment statuses the plane 
 DEFAULT_URL = "http://127.0.0.1:8700"
 DEFAULT_TIMEOUT_S = 10.0
 START_HINT = "is the plane running? start it with `opsctl up`"
+TOKEN_ENV = "CONTROLPLANE_TOKEN"
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a bearer header can carry
 _WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 
@@ -103,6 +106,38 @@ def _read_token_file(path: Path) -> str | None:
         return path.read_text(encoding="utf-8").strip() or None
     except OSError:
         return None
+
+
+def token_from_env(env: Mapping[str, str]) -> tuple[str | None, str]:
+    """CONTROLPLANE_TOKEN without surrounding whitespace, else the admin token file; and where.
+
+    A set but empty CONTROLPLANE_TOKEN is an error, never a silent fall back to the admin token.
+    """
+    raw = env.get(TOKEN_ENV)
+    if raw is None:
+        path = admin_token_path(env)
+        return _read_token_file(path), str(path)
+    token = raw.strip()
+    if not token:
+        raise Unauthenticated(
+            f"{TOKEN_ENV} is set but empty; set it to a token, or unset it to use "
+            f"{admin_token_path(env)}",
+            {"token": f"empty {TOKEN_ENV}"},
+        )
+    return token, TOKEN_ENV
+
+
+def check_token(token: str, source: str) -> None:
+    """Refuse a token no HTTP header can carry, naming where it came from but never the token."""
+    if _TOKEN_CHARS.fullmatch(token):
+        return
+    bad = next(i for i, c in enumerate(token) if not _TOKEN_CHARS.fullmatch(c))
+    kind = "whitespace" if token[bad].isspace() else "a character outside visible ASCII"
+    raise Unauthenticated(
+        f"the token from {source} holds {kind} at position {bad + 1}, so it cannot be sent; "
+        "check for a stray newline, quote or paste error",
+        {"token": f"from {source}"},
+    )
 
 
 def error_from_response(response: httpx.Response) -> ControlPlaneError:
@@ -154,9 +189,10 @@ class ControlPlaneClient:
         self.url = url.rstrip("/")
         self.token = token
         self.token_source = token_source
-        self._token_hint = token_hint or "set CONTROLPLANE_TOKEN"
+        self._token_hint = token_hint or f"set {TOKEN_ENV}"
         headers = {"User-Agent": "opsctl/0.1", "Accept": "application/json"}
         if token:
+            check_token(token, token_source or "the caller")
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
@@ -169,11 +205,8 @@ class ControlPlaneClient:
         """Build from CONTROLPLANE_URL / CONTROLPLANE_TOKEN, else the local admin token file."""
         env = os.environ if env is None else env
         timeout = _timeout_from(env, timeout)
-        token, source = env.get("CONTROLPLANE_TOKEN") or None, "CONTROLPLANE_TOKEN"
-        if token is None:
-            path = admin_token_path(env)
-            token, source = _read_token_file(path), str(path)
-        hint = f"set CONTROLPLANE_TOKEN, or run `opsctl up` here once to create {source}"
+        token, source = token_from_env(env)
+        hint = f"set {TOKEN_ENV}, or run `opsctl up` here once to create {source}"
         return cls(
             default_url(env),
             token,
@@ -211,11 +244,20 @@ class ControlPlaneClient:
 
     def _unreachable(self, exc: httpx.TransportError) -> Unavailable:
         """Say plainly that the plane could not be reached, and how to start it."""
+        if isinstance(exc, httpx.LocalProtocolError):  # its text quotes the offending header
+            what = f"the request to {self.url} could not be sent: a header value is invalid"
+            return Unavailable(what, {"url": self.url, "cause": type(exc).__name__})
         if isinstance(exc, httpx.TimeoutException):
             what = f"the control plane at {self.url} did not answer in time"
         else:
             what = f"cannot reach the control plane at {self.url}"
-        return Unavailable(f"{what}; {START_HINT}", {"url": self.url, "cause": repr(exc)})
+        return Unavailable(
+            f"{what}; {START_HINT}", {"url": self.url, "cause": self._hide(repr(exc))}
+        )
+
+    def _hide(self, text: str) -> str:
+        """Text with this client's token masked, so no error ever shows it."""
+        return text.replace(self.token, "***") if self.token else text
 
     def _explain(self, error: ControlPlaneError) -> ControlPlaneError:
         """Add where credentials come from to a 401, since that is the usual fix."""

@@ -1,7 +1,9 @@
-"""Shared CLI plumbing: the API client, error exits, JSON and table output, key=value options.
+"""Shared CLI plumbing: the API client, error reports, JSON and table output, key=value options.
 
-Kept light (typer and the stdlib only) so `opsctl --help` stays fast; the HTTP client is
-imported when a command first needs it.
+Every error is reported here, once: with `--json` as one JSON document on stdout
+(`{"error": {"code", "message", "details"}}`), otherwise as `error: ...` on stderr with its
+details as indented `key: value` lines. Kept light (typer and the stdlib only) so
+`opsctl --help` stays fast; the HTTP client is imported when a command first needs it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
+from typer import _click as click  # typer 0.29 (pinned) parses with its own copy of click
+from typer._click.exceptions import UsageError
+from typer._click.globals import get_current_context
 
 from controlplane.errors import ControlPlaneError
 
@@ -32,13 +37,16 @@ ServiceOpt = Annotated[
 ]
 
 
+JSON_META = "opsctl.json"  # ctx.meta key: --json was on the command line
+
+
 @contextmanager
 def reporting_errors() -> Iterator[None]:
-    """Print a plane error's diagnostics to stderr and exit 1 instead of a traceback."""
+    """Report a plane error once (JSON or readable lines) and exit 1 instead of a traceback."""
     try:
         yield
     except ControlPlaneError as exc:
-        typer.echo(exc.diagnostics(), err=True)
+        report(exc, json_requested())
         raise typer.Exit(EXIT_REFUSED) from None
 
 
@@ -52,9 +60,133 @@ def plane() -> Iterator[ControlPlaneClient]:
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> typer.Exit:
-    """Print a one-line error to stderr and return the exit to raise."""
-    typer.echo(f"error: {message}", err=True)
+    """Report a local error (JSON or `error: ...` on stderr) and return the exit to raise."""
+    kind = "usage_error" if code == EXIT_USAGE else "cli_error"
+    report(ControlPlaneError(message), json_requested(), code=kind)
     return typer.Exit(code)
+
+
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether `--json` is among the options of a command line (not after `--`)."""
+    options = list(args)[: list(args).index("--")] if "--" in args else args
+    return "--json" in options
+
+
+def json_requested() -> bool:
+    """Whether the running command was asked for JSON (its own flag, else the command line)."""
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return False
+    if "json_out" in ctx.params:
+        return bool(ctx.params["json_out"])
+    return bool(ctx.meta.get(JSON_META, False))
+
+
+def report(exc: ControlPlaneError, json_out: bool, *, code: str | None = None) -> None:
+    """Print one error: a JSON document on stdout, or readable lines on stderr."""
+    doc = _scrubbed(exc.to_json())
+    if code is not None:
+        doc["error"]["code"] = code
+    if json_out:
+        emit_json(doc)
+        return
+    error = doc["error"]
+    head = "error" if code else f"error ({error['code']})"
+    lines = [f"{head}: {error['message']}", *detail_lines(error["details"], indent=2)]
+    typer.echo("\n".join(lines), err=True)
+
+
+def report_usage(exc: click.ClickException | ControlPlaneError, json_out: bool) -> int:
+    """Report an error raised outside a command's own handling; return the exit code."""
+    if isinstance(exc, ControlPlaneError):
+        report(exc, json_out)
+        return EXIT_REFUSED
+    if not json_out:
+        _show_click_error(exc)
+        return exc.exit_code
+    code = "usage_error" if isinstance(exc, UsageError) else "cli_error"
+    details = _usage_details(exc)
+    report(ControlPlaneError(exc.format_message(), details), True, code=code)
+    return exc.exit_code
+
+
+def _usage_details(exc: click.ClickException) -> dict[str, Any]:
+    """Which command and parameter a usage error is about."""
+    details: dict[str, Any] = {}
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        details["command"] = ctx.command_path
+    param = getattr(exc, "param", None)
+    if param is not None:
+        details["param"] = " / ".join(param.opts) or param.name
+    elif getattr(exc, "param_hint", None):
+        details["param"] = str(exc.param_hint)  # type: ignore[attr-defined]
+    return details
+
+
+def _show_click_error(exc: click.ClickException) -> None:
+    """Typer's own rendering of a usage error (with rich when installed)."""
+    try:
+        from typer import rich_utils
+    except ImportError:
+        exc.show()
+        return
+    rich_utils.rich_format_error(exc)
+
+
+def detail_lines(value: Any, indent: int = 0) -> list[str]:
+    """Nested details as indented `key: value` and `- item` lines, never a Python repr."""
+    pad = " " * indent
+    if isinstance(value, dict):
+        lines: list[str] = []
+        for key, item in value.items():
+            if _is_scalar(item):
+                lines.append(f"{pad}{key}: {_scalar(item)}")
+            elif item:
+                lines += [f"{pad}{key}:", *detail_lines(item, indent + 2)]
+        return lines
+    if isinstance(value, list | tuple):
+        return [line for item in value for line in _item_lines(item, indent)]
+    return [f"{pad}{_scalar(value)}"]
+
+
+def _item_lines(item: Any, indent: int) -> list[str]:
+    """One list item: `- value`, or a mapping whose first line carries the dash."""
+    pad = " " * indent
+    if _is_scalar(item):
+        return [f"{pad}- {_scalar(item)}"]
+    inner = detail_lines(item, indent + 2) or [f"{pad}  -"]
+    return [f"{pad}- {inner[0].lstrip()}", *inner[1:]]
+
+
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list | tuple) or not value
+
+
+def _scalar(value: Any) -> str:
+    """A leaf as people read it: '-' for nothing, yes/no for booleans."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _scrubbed(doc: dict[str, Any]) -> dict[str, Any]:
+    """The error with anything that looks like a secret masked (a last guard, after the client)."""
+    from controlplane.audit.redact import redact_text
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return redact_text(value)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        return value
+
+    scrubbed: dict[str, Any] = walk(doc)
+    return scrubbed
 
 
 def settled(out: T | ActionOut, json_out: bool) -> T:

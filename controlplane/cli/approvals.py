@@ -22,13 +22,26 @@ from controlplane.cli.follow import (
     follow,
     still_running_note,
 )
+from controlplane.cli.grammar import by_prefix, noun
 
 if TYPE_CHECKING:
     from controlplane.client import ApprovalOut, ControlPlaneClient, DeploymentOut
 
-app = typer.Typer(help="Review what waits for humans; approve or reject it.", no_args_is_help=True)
+app = noun("Review what waits for humans; approve or reject it.")
 
-IdArg = Annotated[str, typer.Argument(help="Approval id (from `opsctl approvals list`).")]
+
+def _approval_ids(client: ControlPlaneClient) -> set[str]:
+    """Pending ones first: listing every status stops at the oldest 500."""
+    return {a["id"] for status in ("pending", None) for a in client.approvals(status)}
+
+
+IdArg = Annotated[
+    str,
+    typer.Argument(
+        help="Approval id as `opsctl approvals list` prints it (any unique start of it).",
+        callback=by_prefix("approval", _approval_ids),
+    ),
+]
 
 
 class Status(StrEnum):
@@ -111,7 +124,7 @@ def _gates(gates: list[dict[str, Any]], *, full: bool) -> str:
 @app.command("approve")
 def approve(
     approval_id: IdArg,
-    comment: Annotated[str, typer.Option("--comment", "-m", help="Why it is fine.")] = "",
+    comment: Annotated[str, typer.Option("--reason", "-r", help="Why it is fine.")] = "",
     no_wait: NoWaitOpt = False,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
     json_out: JsonOpt = False,
@@ -149,7 +162,7 @@ def _started_deployment(client: ControlPlaneClient, a: ApprovalOut) -> Deploymen
 @app.command("reject")
 def reject(
     approval_id: IdArg,
-    comment: Annotated[str, typer.Option("--comment", "-m", help="Why not (required).")],
+    comment: Annotated[str, typer.Option("--reason", "-r", help="Why not (required).")],
     json_out: JsonOpt = False,
 ) -> None:
     """Reject with a reason; the request ends and nothing changes."""

@@ -1,4 +1,4 @@
-"""`opsctl audit`: read, verify and export the hash-chained audit log."""
+"""`opsctl audit`: list, show, verify and export the hash-chained audit log."""
 
 from __future__ import annotations
 
@@ -12,16 +12,19 @@ from controlplane.cli._common import (
     EXIT_REFUSED,
     JsonOpt,
     ServiceOpt,
+    detail_lines,
     emit_json,
     fail,
     plane,
     table,
 )
+from controlplane.cli.grammar import EnvFilterOpt, env_name, noun
+from controlplane.errors import NotFound
 
 if TYPE_CHECKING:
     from controlplane.audit.chain import VerifyReport
 
-app = typer.Typer(help="Read, verify and export the hash-chained audit log.", no_args_is_help=True)
+app = noun("List, show, verify and export the hash-chained audit log.")
 
 Opt = typer.Option
 
@@ -30,7 +33,7 @@ Opt = typer.Option
 def list_records(
     actor: Annotated[str | None, Opt(help="Only this actor.")] = None,
     operation: Annotated[str | None, Opt(help="Only this operation.")] = None,
-    env: Annotated[str | None, Opt("--env", "-e", help="Only this environment.")] = None,
+    env: EnvFilterOpt = None,
     service: ServiceOpt = None,
     result: Annotated[str | None, Opt(help="requested, success, failure, halted, ...")] = None,
     since: Annotated[str | None, Opt(help="From this ISO time (UTC).")] = None,
@@ -45,7 +48,7 @@ def list_records(
         page = client.audit(
             actor=actor,
             operation=operation,
-            environment=env,
+            environment=env_name(env),
             service=service,
             result=result,
             since=since,
@@ -74,6 +77,25 @@ def list_records(
     typer.echo(table(headers, rows))
     if page.get("next_cursor") is not None:
         typer.echo(f"more: --cursor {page['next_cursor']}")
+
+
+@app.command("show")
+def show_record(
+    seq: Annotated[int, typer.Argument(help="Record number (SEQ as `audit list` prints it).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one audit record with every field, nested ones as indented lines."""
+    with plane() as client:
+        page = client.audit(cursor=max(seq - 1, 0), limit=1, order="asc")
+        record = next((r for r in page["data"] if r["seq"] == seq), None)
+        if record is None:
+            raise NotFound(f"no audit record {seq}")
+    if json_out:
+        emit_json(record)
+        return
+    typer.echo(f"audit record {record['seq']}: {record['operation']} -> {record['result']}")
+    rest = {k: v for k, v in record.items() if k not in ("seq", "operation", "result")}
+    typer.echo("\n".join(detail_lines(rest, indent=2)))
 
 
 @app.command("verify")

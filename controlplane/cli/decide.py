@@ -16,6 +16,7 @@ from controlplane.cli._common import (
     plane,
     table,
 )
+from controlplane.cli.grammar import EnvOpt
 
 ContextOpt = Annotated[
     list[str] | None,
@@ -27,7 +28,7 @@ ContextOpt = Annotated[
 
 def decide(
     operation: Annotated[str, typer.Argument(help="Operation, e.g. deploy, rollback, scale.")],
-    env: Annotated[str, typer.Option("--env", "-e", help="dev, staging or production.")],
+    env: EnvOpt,
     service: ServiceOpt = None,
     context: ContextOpt = None,
     dry_run: Annotated[
@@ -38,7 +39,7 @@ def decide(
     """Decide the mode for an operation, with live risk signals, reasons and approvals."""
     ctx = parse_pairs(context or [], "--context")
     with plane() as client:
-        decision = client.decide(operation, env, service, ctx, dry_run=dry_run)
+        decision = client.decide(operation, env.value, service, ctx, dry_run=dry_run)
     if json_out:
         emit_json(decision)
     else:

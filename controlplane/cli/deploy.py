@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -33,24 +32,13 @@ from controlplane.cli.follow import (
     follow,
     still_running_note,
 )
+from controlplane.cli.grammar import EnvFilterOpt, EnvOpt, by_prefix, env_name, noun, short_id
 from controlplane.errors import ControlPlaneError, NotFound
 
 if TYPE_CHECKING:
     from controlplane.client import ControlPlaneClient, DeploymentOut
 
 AUDITED_ENVS = ("staging", "production")
-
-
-class Env(StrEnum):
-    """Where to deploy (local counts as dev)."""
-
-    dev = "dev"
-    staging = "staging"
-    production = "production"
-    local = "local"
-
-
-EnvOpt = Annotated[Env, typer.Option("--env", "-e", help="Target environment.")]
 
 
 def deploy(
@@ -90,10 +78,8 @@ def deploy(
                 reason=reason,
             )
         except ControlPlaneError as exc:
-            if json_out:
-                emit_json(exc.to_json())
-            if exc.code != "gates_refused":
-                raise
+            if json_out or exc.code != "gates_refused":
+                raise  # reported once by plane(), as JSON with --json
             typer.echo(refusal_text(exc), err=True)
             raise typer.Exit(EXIT_REFUSED) from None
         if not no_wait:
@@ -226,16 +212,27 @@ def when(stamp: str | None) -> str:
 
 # -- opsctl deployments ------------------------------------------------------------------------
 
-deployments = typer.Typer(
-    help="List deployments (newest first), or show one.", invoke_without_command=True
-)
+deployments = noun("List deployments (newest first), or show one.")
+LISTED = 500  # the most the plane lists at once: prefixes resolve among the newest this many
 
 
-@deployments.callback()
+def _deployment_ids(client: ControlPlaneClient) -> list[str]:
+    return [d["id"] for d in client.deployments(limit=LISTED)]
+
+
+DeploymentIdArg = Annotated[
+    str,
+    typer.Argument(
+        help="Deployment id, or its start as `deployments list` prints it.",
+        callback=by_prefix("deployment", _deployment_ids),
+    ),
+]
+
+
+@deployments.command("list")
 def list_deployments(
-    ctx: typer.Context,
     service: Annotated[str | None, typer.Option("--service", "-s", help="Only this one.")] = None,
-    env: Annotated[Env | None, typer.Option("--env", "-e", help="Only this one.")] = None,
+    env: EnvFilterOpt = None,
     status: Annotated[
         str | None, typer.Option("--status", help="e.g. pending_approval, succeeded.")
     ] = None,
@@ -243,16 +240,14 @@ def list_deployments(
     json_out: JsonOpt = False,
 ) -> None:
     """List deployments, newest first (`deployments show ID` for one)."""
-    if ctx.invoked_subcommand is not None:
-        return
     with plane() as client:
-        out = client.deployments(service, env.value if env else None, status, limit)
+        out = client.deployments(service, env_name(env), status, limit)
     if json_out:
         emit_json(out)
         return
     rows = [
         (
-            d["id"][:12],
+            short_id(d["id"]),
             d["service"],
             d["environment"],
             short_ref(d["release"]),
@@ -269,7 +264,7 @@ def list_deployments(
 
 @deployments.command("show")
 def show_deployment(
-    deployment_id: Annotated[str, typer.Argument(help="Deployment id.")],
+    deployment_id: DeploymentIdArg,
     json_out: JsonOpt = False,
 ) -> None:
     """Show one deployment: outcome, decision, every gate and health."""
@@ -293,7 +288,7 @@ def show_deployment(
 
 @deployments.command("wait")
 def wait_deployment(
-    deployment_id: Annotated[str, typer.Argument(help="Deployment id.")],
+    deployment_id: DeploymentIdArg,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT_S,
     json_out: JsonOpt = False,
 ) -> None:

@@ -1,4 +1,4 @@
-"""`opsctl identity`: list identities, disable or enable one (admin; audited, effective at once)."""
+"""`opsctl identity`: list and show identities, disable or enable one (admin; audited, at once)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,17 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli._common import JsonOpt, emit_json, plane, stop_if_pending, table
+from controlplane.cli._common import (
+    JsonOpt,
+    detail_lines,
+    emit_json,
+    plane,
+    stop_if_pending,
+    table,
+)
+from controlplane.cli.grammar import noun, pick
 
-app = typer.Typer(help="List, disable and enable identities (admin).", no_args_is_help=True)
+app = noun("List, show, disable and enable identities (admin).")
 NameArg = Annotated[str, typer.Argument(help="Identity name, e.g. deploy-bot.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the audit log).")]
 
@@ -26,6 +34,24 @@ def list_identities(json_out: JsonOpt = False) -> None:
         for i in out
     ]
     typer.echo(table(("name", "kind", "roles", "created (utc)", "disabled"), rows))
+
+
+@app.command("show")
+def show_identity(
+    name: Annotated[str, typer.Argument(help="Identity name, or any unique start of it.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one identity: kind, roles, when it was made and whether it is disabled."""
+    with plane() as client:
+        everyone = client.identities()
+        found = pick(name, [i["name"] for i in everyone], "identity")
+    out = next(i for i in everyone if i["name"] == found)
+    if json_out:
+        emit_json(out)
+        return
+    typer.echo(f"{out['name']} ({out['kind']})")
+    rest = {k: v for k, v in out.items() if k not in ("name", "kind")}
+    typer.echo("\n".join(detail_lines(rest, indent=2)))
 
 
 def _switch(name: str, disabled: bool, reason: str, json_out: bool) -> None:

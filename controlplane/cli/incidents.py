@@ -1,22 +1,27 @@
-"""`opsctl incidents`: open, list and resolve incidents (open P1/P2 turn incident_active on)."""
+"""`opsctl incidents`: open, list, show and resolve incidents (a P1/P2 turns incident_active on)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from controlplane.cli._common import (
     JsonOpt,
     ServiceOpt,
+    detail_lines,
     emit_json,
     plane,
     settled,
     table,
 )
+from controlplane.cli.grammar import EnvScopeOpt, by_prefix, env_name, noun, pick, short_id
 
-app = typer.Typer(help="Open, list and resolve incidents.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from controlplane.client import ControlPlaneClient, IncidentOut
+
+app = noun("Open, list, show and resolve incidents.")
 
 
 class Severity(StrEnum):
@@ -35,20 +40,30 @@ class Status(StrEnum):
     resolved = "resolved"
 
 
+def _incident_ids(client: ControlPlaneClient) -> list[str]:
+    return [i["id"] for i in client.incidents()]
+
+
+IdArg = Annotated[
+    str,
+    typer.Argument(
+        help="Incident id as `incidents list` prints it (any unique start of it).",
+        callback=by_prefix("incident", _incident_ids),
+    ),
+]
+
+
 @app.command("open")
 def open_incident(
     title: Annotated[str, typer.Argument(help="What is wrong, in one line.")],
     severity: Annotated[Severity, typer.Option("--severity", "-p", help="P1..P4.")],
     service: ServiceOpt = None,
-    env: Annotated[
-        str | None,
-        typer.Option("--env", "-e", help="Environment it affects; unset: every environment."),
-    ] = None,
+    env: EnvScopeOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Open an incident; a P1 or P2 makes incident_active active."""
     with plane() as client:
-        out = client.open_incident(severity.value, title, service, environment=env)
+        out = client.open_incident(severity.value, title, service, environment=env_name(env))
     out = settled(out, json_out)
     if json_out:
         emit_json(out)
@@ -70,7 +85,7 @@ def list_incidents(
         return
     rows = [
         (
-            i["id"],
+            short_id(i["id"]),
             i["severity"],
             i["status"],
             i.get("service"),
@@ -84,10 +99,29 @@ def list_incidents(
     typer.echo(table(headers, rows))
 
 
+@app.command("show")
+def show_incident(incident_id: IdArg, json_out: JsonOpt = False) -> None:
+    """Show one incident: what, where, who opened and resolved it, and how."""
+    with plane() as client:
+        out = _one(client.incidents(), incident_id)
+    if json_out:
+        emit_json(out)
+        return
+    typer.echo(f"{out['id']}  {out['severity']}  {out['status']}: {out['title']}")
+    rest = {k: v for k, v in out.items() if k not in ("id", "severity", "status", "title")}
+    typer.echo("\n".join(detail_lines(rest, indent=2)))
+
+
+def _one(incidents: list[IncidentOut], incident_id: str) -> IncidentOut:
+    """The incident with this id (the list is the API's only way to read one)."""
+    found = pick(incident_id, [i["id"] for i in incidents], "incident")
+    return next(i for i in incidents if i["id"] == found)
+
+
 @app.command("resolve")
 def resolve_incident(
-    incident_id: Annotated[str, typer.Argument(help="Incident id.")],
-    resolution: Annotated[str, typer.Option("--resolution", "-r", help="What fixed it.")],
+    incident_id: IdArg,
+    resolution: Annotated[str, typer.Option("--reason", "-r", help="What fixed it.")],
     json_out: JsonOpt = False,
 ) -> None:
     """Resolve an incident with what fixed it (incident.resolve: a human approves it in

@@ -19,6 +19,7 @@ from controlplane.cli._common import (
     table,
 )
 from controlplane.cli.decide import ContextOpt, render_decision
+from controlplane.cli.grammar import EnvOpt, NounGroup
 
 if TYPE_CHECKING:
     from controlplane.policy.compiled import CompiledPolicy
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Lint, test and explain policies (offline); show the plane's policy.",
+    cls=NounGroup,
     no_args_is_help=True,
 )
 
@@ -62,7 +64,8 @@ def _report_policy_error(exc: PolicyError, json_out: bool) -> None:
     """Say where a policy is wrong, for people (stderr) or scripts (stdout JSON)."""
     where = {"file": exc.file, "line": exc.line, "field": exc.field, "reason": exc.reason}
     if json_out:
-        emit_json({"ok": False, "error": where})
+        error = {"code": "policy_invalid", "message": f"policy invalid: {exc}", "details": where}
+        emit_json({"ok": False, "error": error})
     typer.echo(f"policy invalid: {exc}", err=True)
 
 
@@ -121,7 +124,7 @@ def test(directory: DirOpt = DEFAULT_DIR, json_out: JsonOpt = False) -> None:
 @app.command("explain")
 def explain(
     operation: Annotated[str, typer.Argument(help="Operation to decide about.")],
-    env: Annotated[str, typer.Option("--env", "-e", help="dev, staging or production.")],
+    env: EnvOpt,
     service: ServiceOpt = None,
     signal: SignalOpt = None,
     context: ContextOpt = None,
@@ -146,7 +149,7 @@ def explain(
     try:
         inp = DecisionInput(
             operation=operation,
-            environment=env,
+            environment=env.value,
             service=service,
             actor="opsctl-explain",
             actor_kind=actor_kind,

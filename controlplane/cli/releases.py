@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from controlplane.cli._common import JsonOpt, ServiceOpt, emit_json, plane, reporting_errors, table
+from controlplane.cli.grammar import noun, pick
 
 if TYPE_CHECKING:
+    from controlplane.client import ControlPlaneClient
     from controlplane.client_types import ReleaseOut
 
-app = typer.Typer(help="Build a local release bundle, or show one.", no_args_is_help=True)
+app = noun("List deployable releases, show one, or build a local release bundle.")
+FULL_DIGEST = 64
 
 StateDirOpt = Annotated[
     Path,
@@ -37,6 +40,9 @@ def releases(service: ServiceOpt = None, json_out: JsonOpt = False) -> None:
     typer.echo(table(("ref", "created (utc)", "model version", "metric", "audit"), rows))
     for bad in out.get("unusable", []):
         typer.echo(f"unusable: {bad['service']}@sha256:{bad['digest']}: {bad['problem']}", err=True)
+
+
+app.command("list")(releases)
 
 
 def _row(r: ReleaseOut) -> tuple[Any, ...]:
@@ -78,15 +84,17 @@ def build(
 
 @app.command("show")
 def show(
-    ref: Annotated[str, typer.Argument(help="<service>@sha256:<64 hex>")],
+    ref: Annotated[
+        str, typer.Argument(help="<service>@sha256:<hex>: the full digest or its start, as listed.")
+    ],
     json_out: JsonOpt = False,
 ) -> None:
     """Show one release (re-verified by the plane) with its files and security audit."""
     service, _, digest = ref.partition("@sha256:")
     if not digest:
-        raise typer.BadParameter("expected <service>@sha256:<64 hex>", param_hint="REF")
+        raise typer.BadParameter("expected <service>@sha256:<hex>", param_hint="REF")
     with plane() as client:
-        out = client.get_release(service, digest)
+        out = client.get_release(service, _full_digest(client, service, digest))
     if json_out:
         emit_json(out)
         return
@@ -97,3 +105,11 @@ def show(
         typer.echo(f"    - {finding}")
     for f in out["files"]:
         typer.echo(f"  {f['sha256'][:12]}  {f['size']:>10}  {f['path']}")
+
+
+def _full_digest(client: ControlPlaneClient, service: str, digest: str) -> str:
+    """A digest as printed (cut to 12 hex in deployment tables) back to the full one."""
+    if len(digest) >= FULL_DIGEST:
+        return digest
+    listed = client.releases(service)["data"]
+    return pick(digest, [r["digest"].removeprefix("sha256:") for r in listed], f"{service} release")

@@ -10,19 +10,18 @@ import typer
 from controlplane.cli._common import (
     JsonOpt,
     ServiceOpt,
+    detail_lines,
     emit_json,
     plane,
     settled,
     table,
 )
+from controlplane.cli.grammar import EnvScopeOpt, env_name, noun, pick
 
-app = typer.Typer(help="Live risk signals and manual overrides.", no_args_is_help=True)
+app = noun("Live risk signals and manual overrides.")
 
 NameArg = Annotated[str, typer.Argument(help="Signal name, e.g. incident_active.")]
-EnvOpt = Annotated[
-    str | None,
-    typer.Option("--env", "-e", help="Environment (dev, staging, production); unset: all of them."),
-]
+EnvOpt = EnvScopeOpt
 
 
 class OverrideState(StrEnum):
@@ -36,7 +35,7 @@ class OverrideState(StrEnum):
 def list_signals(service: ServiceOpt = None, env: EnvOpt = None, json_out: JsonOpt = False) -> None:
     """Show every signal with its state, source, time and evidence."""
     with plane() as client:
-        out = client.signals(service, env)
+        out = client.signals(service, env_name(env))
     if json_out:
         emit_json(out)
         return
@@ -47,6 +46,26 @@ def list_signals(service: ServiceOpt = None, env: EnvOpt = None, json_out: JsonO
     scope = f" for {out['service']}" if out.get("service") else ""
     typer.echo(f"Signals{scope} (unknown counts as active; disabled means no source configured)")
     typer.echo(table(("signal", "state", "source", "observed", "evidence"), rows))
+
+
+@app.command("show")
+def show_signal(
+    name: Annotated[str, typer.Argument(help="Signal name, or any unique start of it.")],
+    service: ServiceOpt = None,
+    env: EnvOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one signal's state, source, time and evidence."""
+    with plane() as client:
+        readings = client.signals(service, env_name(env))["data"]
+        found = pick(name, [s["name"] for s in readings], "signal")
+    out = next(s for s in readings if s["name"] == found)
+    if json_out:
+        emit_json(out)
+        return
+    typer.echo(f"{out['name']}: {out['state']} (source {out['source']})")
+    rest = {"observed": out.get("observed_at"), "evidence": out.get("evidence")}
+    typer.echo("\n".join(detail_lines(rest, indent=2)))
 
 
 @app.command("set")
@@ -69,7 +88,12 @@ def set_signal(
     """Raise a signal for a while, or ask to suppress it (audited; exit 3 while it waits)."""
     with plane() as client:
         out = client.set_signal(
-            name, ttl=ttl, reason=reason, state=state.value, service=service, environment=env
+            name,
+            ttl=ttl,
+            reason=reason,
+            state=state.value,
+            service=service,
+            environment=env_name(env),
         )
     out = settled(out, json_out)
     if json_out:
@@ -90,7 +114,7 @@ def clear_signal(
     """Clear a signal's live overrides (audited); its real source speaks again. Another
     identity's raise is cleared only through signal.suppress (exit 3 while it waits)."""
     with plane() as client:
-        out = client.clear_signal(name, service, env)
+        out = client.clear_signal(name, service, env_name(env))
     out = settled(out, json_out)
     if json_out:
         emit_json(out)

@@ -1,15 +1,40 @@
-"""`opsctl token`: issue API tokens for people, agents, CI and services (admin)."""
+"""`opsctl token`: issue, list, show and revoke API tokens for people, agents, CI and services."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from controlplane.cli._common import EXIT_PENDING, JsonOpt, emit_json, plane, stop_if_pending, table
+from controlplane.cli._common import (
+    EXIT_PENDING,
+    JsonOpt,
+    detail_lines,
+    emit_json,
+    plane,
+    stop_if_pending,
+    table,
+)
+from controlplane.cli.grammar import by_prefix, noun, pick, short_id
 
-app = typer.Typer(help="Issue, list and revoke API tokens (admin).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from controlplane.client import ControlPlaneClient
+
+app = noun("Issue, list, show and revoke API tokens (admin).")
+
+
+def _token_ids(client: ControlPlaneClient) -> list[str]:
+    return [t["id"] for t in client.tokens()]
+
+
+IdArg = Annotated[
+    str,
+    typer.Argument(
+        help="Token id as `opsctl token list` prints it (any unique start of it).",
+        callback=by_prefix("token", _token_ids),
+    ),
+]
 ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the audit log).")]
 
 
@@ -75,7 +100,7 @@ def list_tokens(json_out: JsonOpt = False) -> None:
         return
     rows = [
         (
-            t["id"],
+            short_id(t["id"]),
             t["prefix"] + "...",
             t["identity"],
             t["kind"],
@@ -89,9 +114,24 @@ def list_tokens(json_out: JsonOpt = False) -> None:
     typer.echo(table(headers, rows))
 
 
+@app.command("show")
+def show(token_id: IdArg, json_out: JsonOpt = False) -> None:
+    """Show one token: holder, roles, prefix, expiry and revocation (never its secret)."""
+    with plane() as client:
+        tokens = client.tokens()
+        found = pick(token_id, [t["id"] for t in tokens], "token")
+    out = next(t for t in tokens if t["id"] == found)
+    if json_out:
+        emit_json(out)
+        return
+    typer.echo(f"token {out['id']} ({out['prefix']}...) of {out['identity']}")
+    rest = {k: v for k, v in out.items() if k not in ("id", "prefix", "identity")}
+    typer.echo("\n".join(detail_lines(rest, indent=2)))
+
+
 @app.command("revoke")
 def revoke(
-    token_id: Annotated[str, typer.Argument(help="Token id (see `opsctl token list`).")],
+    token_id: IdArg,
     reason: ReasonOpt,
     json_out: JsonOpt = False,
 ) -> None:

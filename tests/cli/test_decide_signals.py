@@ -97,10 +97,11 @@ def test_p1_incident_turns_incident_active_on_until_resolved(opsctl: Opsctl) -> 
     opened = opsctl("incidents", "open", *args)
     assert opened.exit_code == 0, opened.output
     incident_id = json.loads(opened.stdout)["id"]
-    assert incident_id in opsctl("incidents", "list", "--status", "open").stdout
+    listed = opsctl("incidents", "list", "--status", "open").stdout
+    assert incident_id[:12] in listed and incident_id not in listed  # printed as 12 characters
     decision = json.loads(opsctl("decide", "deploy", "--env", "dev", "--json").stdout)
     assert decision["final_mode"] == "CONSULT"
-    resolved = opsctl("incidents", "resolve", incident_id, "-r", "rolled back")
+    resolved = opsctl("incidents", "resolve", incident_id[:12], "-r", "rolled back")
     assert resolved.exit_code == 0, resolved.output
     decision = json.loads(opsctl("decide", "deploy", "--env", "dev", "--json").stdout)
     assert decision["final_mode"] == "AUTO"

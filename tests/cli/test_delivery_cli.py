@@ -88,7 +88,7 @@ def test_staging_waits_and_another_human_approves(
     assert f"change     deploy {REF} to bankchurn/staging" in queue.stdout
     assert "gates" in queue.stdout and "expires 2026-11-26 10:00 UTC" in queue.stdout
 
-    approved = opsctl("approve", approval_id, "--comment", "looks good", token=tokens["bob"])
+    approved = opsctl("approve", approval_id, "--reason", "looks good", token=tokens["bob"])
     assert approved.exit_code == 0, approved.output
     assert f"approved {approval_id} (1 of 1): approved" in approved.stdout
     assert "bankchurn/staging: ran, healthy" in approved.stdout
@@ -99,17 +99,17 @@ def test_staging_waits_and_another_human_approves(
     assert "no pending approval requests" in opsctl("approvals", "list").stdout
 
 
-def test_reject_needs_a_comment_and_ends_the_request(
+def test_reject_needs_a_reason_and_ends_the_request(
     opsctl: Opsctl, tokens: dict[str, str], audit_file: Path, workloads: FakeWorkloadBackend
 ) -> None:
     approval_id = _to_staging(opsctl, tokens, audit_file)
     missing = opsctl("reject", approval_id, token=tokens["bob"])
-    assert missing.exit_code == 2 and "--comment" in missing.output
+    assert missing.exit_code == 2 and "--reason" in missing.output
     empty = opsctl("approvals", "reject", approval_id, "--comment", " ", token=tokens["bob"])
-    assert empty.exit_code == 1 and "a rejection needs a comment" in empty.stderr
+    assert empty.exit_code == 1 and "a rejection needs a comment" in empty.stderr  # old name
 
     rejected = opsctl(
-        "reject", approval_id, "--comment", "not during the demo", token=tokens["bob"]
+        "reject", approval_id[:12], "--reason", "not during the demo", token=tokens["bob"]
     )
     assert rejected.exit_code == 0, rejected.output
     assert rejected.stdout.startswith(f"rejected {approval_id}: deploy {REF}")
@@ -186,16 +186,33 @@ def test_services_lists_the_live_release(opsctl: Opsctl, tokens: dict[str, str])
     assert live["release"] == REF and live["healthy"] is True
 
 
-def test_deployments_list_and_show(opsctl: Opsctl, tokens: dict[str, str]) -> None:
+def test_deployments_list_and_show_the_id_as_printed(
+    opsctl: Opsctl, tokens: dict[str, str]
+) -> None:
     dev = json.loads(_deploy(opsctl, tokens["agent"], "dev", "--json").stdout)
-    listed = opsctl("deployments", "--service", "bankchurn")
+    listed = opsctl("deployments", "list", "--service", "bankchurn")
     assert listed.exit_code == 0, listed.output
-    assert dev["id"][:12] in listed.stdout and "succeeded" in listed.stdout
+    assert opsctl("deployments", "--service", "bankchurn").stdout == listed.stdout  # bare = list
+    printed = listed.stdout.splitlines()[1].split()[0]
+    assert printed == dev["id"][:12] and "succeeded" in listed.stdout
     assert json.loads(opsctl("deployments", "--status", "failed", "--json").stdout) == []
-    shown = opsctl("deployments", "show", dev["id"])
+    shown = opsctl("deployments", "show", printed)
     assert shown.exit_code == 0, shown.output
     assert "pass  promotion_chain: dev is the first environment" in shown.stdout
     assert "requested    by claude-code" in shown.stdout
+    assert json.loads(opsctl("deployments", "show", dev["id"], "--json").stdout)["id"] == dev["id"]
+    unknown = opsctl("deployments", "show", "zzzz")
+    assert unknown.exit_code == 1
+    assert "error (not_found): no deployment starts with 'zzzz'" in unknown.stderr
+
+
+def test_deploy_and_decide_read_prod_as_production(opsctl: Opsctl, tokens: dict[str, str]) -> None:
+    decision = json.loads(opsctl("decide", "deploy", "--env", "prod", "--json").stdout)
+    assert decision["environment"] == "production"
+    asked = _deploy(opsctl, tokens["agent"], "prod", "--json")
+    assert json.loads(asked.stdout)["error"]["details"]  # the plane judged a production request
+    assert "production" in asked.stdout and "prod'" not in asked.stdout
+    assert opsctl("deployments", "--env", "prod", "--json").exit_code == 0
 
 
 def test_a_release_that_never_gets_ready_exits_1(

@@ -35,6 +35,49 @@ def test_admin_token_file_is_the_fallback(plane_url: str, admin_token: str, tmp_
         assert client.token_source == str(state / "admin.token")
 
 
+def test_a_token_with_surrounding_whitespace_works(opsctl: Opsctl, admin_token: str) -> None:
+    result = opsctl("whoami", token=f"  {admin_token} \n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("admin ")
+
+
+def test_an_empty_token_is_refused_and_never_falls_back_to_the_admin_file(
+    plane_url: str, admin_token: str, tmp_path: Path
+) -> None:
+    (tmp_path / "admin.token").write_text(admin_token)
+    env = {"CONTROLPLANE_URL": plane_url, "CONTROLPLANE_STATE_DIR": str(tmp_path)}
+    for empty in ("", "  "):
+        with pytest.raises(Unauthenticated, match="CONTROLPLANE_TOKEN is set but empty"):
+            ControlPlaneClient.from_env({**env, "CONTROLPLANE_TOKEN": empty})
+
+
+def test_an_empty_token_at_the_command_line_says_so(opsctl: Opsctl) -> None:
+    result = opsctl("whoami", token="")
+    assert result.exit_code == 1
+    assert "CONTROLPLANE_TOKEN is set but empty" in result.stderr
+    as_json = opsctl("whoami", "--json", token=" ")
+    assert json.loads(as_json.stdout)["error"]["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize(
+    "bad", ["cpt_abcdefghij klmnopqrstuv", "cpt_abcdefghij\nklmnopqrs", "cpt_é"]
+)
+def test_no_error_prints_the_token(opsctl: Opsctl, bad: str) -> None:
+    for args in (("whoami",), ("signals", "list", "--json")):
+        result = opsctl(*args, token=bad)
+        assert result.exit_code == 1
+        assert bad not in result.output and bad.strip().split()[0] not in result.output
+        assert "cannot reach" not in result.output
+        assert "cannot be sent" in result.output
+
+
+def test_a_wrong_token_is_not_echoed(opsctl: Opsctl) -> None:
+    wrong = "cpt_" + "w" * 40
+    result = opsctl("whoami", token=wrong)
+    assert result.exit_code == 1 and "error (unauthenticated)" in result.stderr
+    assert wrong not in result.output
+
+
 def test_plane_down_tells_to_run_opsctl_up(offline_opsctl: Opsctl) -> None:
     result = offline_opsctl("signals", "list")
     assert result.exit_code == 1
@@ -91,6 +134,13 @@ def test_client_maps_error_envelopes_back_to_classes(plane_url: str, admin_token
         assert "environment" in invalid.value.message
     with ControlPlaneClient(plane_url, "cpt_wrong") as client, pytest.raises(Unauthenticated):
         client.whoami()
+
+
+def test_the_client_refuses_a_token_no_header_can_carry() -> None:
+    with pytest.raises(Unauthenticated) as refused:
+        ControlPlaneClient("http://127.0.0.1:9", "cpt_secret value", token_source="a test")
+    assert "the token from a test holds whitespace at position 11" in refused.value.message
+    assert "secret" not in refused.value.message + str(refused.value.details)
 
 
 def test_client_reports_a_plane_that_is_not_there() -> None:

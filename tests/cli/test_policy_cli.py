@@ -50,9 +50,10 @@ def test_lint_names_file_line_and_field_of_a_broken_copy(
     assert f"modes.yaml:{line}:" in result.stderr
     assert "MAYBE" in result.stderr
     as_json = json.loads(offline_opsctl("policy", "lint", "--dir", str(broken), "--json").stdout)
-    assert as_json["ok"] is False
-    assert as_json["error"]["file"].endswith("modes.yaml") and as_json["error"]["line"] == line
-    assert as_json["error"]["field"].startswith("operations.")
+    assert as_json["ok"] is False and as_json["error"]["code"] == "policy_invalid"
+    where = as_json["error"]["details"]
+    assert where["file"].endswith("modes.yaml") and where["line"] == line
+    assert where["field"].startswith("operations.")
 
 
 def test_policy_test_refuses_a_broken_policy(offline_opsctl: Opsctl, tmp_path: Path) -> None:
