@@ -6,7 +6,7 @@ UV := $(BIN)/uv
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: install run test test-pg lint fmt bench ci clean
+.PHONY: install run test test-pg contract lint fmt bench ci clean
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -22,10 +22,13 @@ run: install ## start the plane on 127.0.0.1:8700 with SQLite and the three serv
 	$(BIN)/opsctl up
 
 test: install ## run the test suite (SQLite; PostgreSQL too when CONTROLPLANE_TEST_DATABASE_URL is set)
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not contract"
 
 test-pg: install ## run every database-facing test again against a throwaway PostgreSQL cluster
-	pg_virtualenv sh -c 'CONTROLPLANE_TEST_DATABASE_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/postgres" $(CURDIR)/$(BIN)/pytest -m "not browser" tests --ignore=tests/services --ignore=tests/adapters'
+	pg_virtualenv sh -c 'CONTROLPLANE_TEST_DATABASE_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/postgres" $(CURDIR)/$(BIN)/pytest -m "not browser and not contract" tests --ignore=tests/services --ignore=tests/adapters'
+
+contract: install ## fuzz a served plane against its OpenAPI document (schemathesis, every check)
+	$(BIN)/pytest -m contract tests/contract
 
 lint: install ## ruff, formatting, mypy (strict on controlplane/) and import-linter layer contracts
 	$(BIN)/ruff check .
@@ -37,10 +40,10 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install ## run every benchmark and rewrite bench/RESULTS.md
+bench: install ## run every benchmark and rewrite bench/RESULTS.md (needs wrk: apt-get install wrk)
 	$(BIN)/python bench/run_all.py
 
-ci: lint test
+ci: lint test contract
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

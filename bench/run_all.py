@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -52,6 +53,17 @@ def _reused_note(section: str) -> str:
     return f"_(section reused from an earlier run; last written at commit {last or 'unknown'})_"
 
 
+def require_wrk() -> None:
+    """Stop before anything runs when wrk, the HTTP load generator, is missing."""
+    if shutil.which("wrk") is None:
+        raise SystemExit(
+            "wrk (the HTTP load generator the benchmarks drive the plane with) is not installed.\n"
+            "Install it, then run `make bench` again:\n"
+            "  Debian/Ubuntu: sudo apt-get install wrk\n"
+            "  macOS:         brew install wrk"
+        )
+
+
 def main() -> None:
     """Run the suite and write bench/RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -60,6 +72,7 @@ def main() -> None:
         "--only", nargs="*", default=None, help="re-run these scripts; reuse the other sections"
     )
     args = parser.parse_args()
+    require_wrk()
     sections = ["# Benchmark results", "", _machine(), ""]
     for script, full, quick, out in SUITE:
         if not (BENCH / script).exists():

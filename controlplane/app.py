@@ -13,14 +13,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from controlplane import openapi
 from controlplane.adapters.base import MetricsSource, WorkloadBackend
 from controlplane.approval import routes as approval_routes
 from controlplane.audit import routes as audit_routes
@@ -134,7 +136,9 @@ def _too_large(limit: int) -> JSONResponse:
     )
 
 
-def _error_response(error: ControlPlaneError) -> JSONResponse:
+def _error_response(
+    error: ControlPlaneError, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The §11 error envelope with the error's own status: the one place errors become HTTP.
 
     Messages and details are redacted here too: an error may quote the input it refuses.
@@ -142,7 +146,19 @@ def _error_response(error: ControlPlaneError) -> JSONResponse:
     body = error.to_json()
     body["error"]["message"] = redact_text(error.message)
     body["error"]["details"] = sanitize(error.details)
-    return JSONResponse(body, status_code=error.status)
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def _allow(request: Request) -> dict[str, str]:
+    """A 405's `Allow` header: every method some route serves on this path (RFC 9110).
+
+    Starlette names only the first route that matched the path; a path may have several.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return {"Allow": ", ".join(sorted(methods))}
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -187,7 +203,7 @@ def _install_error_handlers(app: FastAPI, refusals: RefusalLog) -> None:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         error = _as_error(exc)
         await refusals.refused(request, error)
-        return _error_response(error)
+        return _error_response(error, _allow(request) if error.status == 405 else None)
 
     for cls in (ControlPlaneError, RequestValidationError, StarletteHTTPException, SQLAlchemyError):
         app.add_exception_handler(cls, handle)
@@ -199,7 +215,11 @@ def _install_ops_routes(app: FastAPI, ctx: AppContext) -> None:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    not_ready: dict[int | str, dict[str, Any]] = {
+        503: {"description": "not ready: the body says which check failed"}
+    }
+
+    @app.get("/readyz", tags=["ops"], responses=not_ready)
     def readyz() -> JSONResponse:
         """Readiness: database reachable, audit head writable (locked), a policy loaded."""
         checks: dict[str, str] = {}
@@ -217,7 +237,7 @@ def _install_ops_routes(app: FastAPI, ctx: AppContext) -> None:
         error = NotReady("the plane is not ready", {"checks": checks})
         return JSONResponse({**error.to_json(), "ready": False, "checks": checks}, status_code=503)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     def metrics() -> Response:
         """Prometheus metrics of the plane."""
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -290,6 +310,7 @@ def create_app(
         app.include_router(router)
     app.router.routes[:0] = policy_routes.HOT_ROUTES  # matched before the routers (see there)
     _install_ops_routes(app, ctx)
+    openapi.install(app)
 
     app.add_middleware(Timing, ctx=ctx)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

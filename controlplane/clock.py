@@ -4,7 +4,28 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Annotated, Any, Protocol
+
+from pydantic import AwareDatetime, BeforeValidator
+
+
+def _not_a_number(value: Any) -> Any:
+    """Refuse epoch numbers, which pydantic would read as times: the schema says ISO 8601."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, str):
+        try:
+            float(value)
+            number = True
+        except ValueError:
+            pass
+    if number:
+        raise ValueError("expected an ISO 8601 time, e.g. 2026-03-04T10:00:00Z")
+    return value
+
+
+# Times on the wire are ISO 8601 strings, as the OpenAPI schema says (`format: date-time`).
+IsoTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+AwareIsoTime = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 
 
 class Clock(Protocol):

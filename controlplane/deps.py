@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -73,7 +74,13 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def get_principal(request: Request) -> Principal:
+# Documents the bearer scheme on every route that resolves the caller (OpenAPI `security`);
+# the token itself is read by _bearer, the same way on the hot routes that bypass FastAPI.
+BEARER = HTTPBearer(auto_error=False, description="a token from `opsctl token create`")
+BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+
+
+async def get_principal(request: Request, _: BearerDoc = None) -> Principal:
     """Resolve the bearer token (401 when missing, unknown, expired or revoked).
 
     Cached briefly, so usually no I/O; the cache never outlives a token's expiry and is

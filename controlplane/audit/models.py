@@ -8,9 +8,12 @@ from pydantic import BaseModel
 from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
-# `refused`: a state-changing call the plane turned down (who tried, and why not).
+# `answered`: a what-if decision (POST /v1/decisions), recorded under the operation it asked
+# about; it changed nothing, unlike `requested`. `refused`: a state-changing call the plane
+# turned down (who tried, and why not).
 RESULTS = (
     "requested",
+    "answered",
     "success",
     "failure",
     "halted",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
@@ -13,9 +12,16 @@ from sqlmodel import Session
 from controlplane.audit import service as audit
 from controlplane.audit.chain import canonical_json
 from controlplane.audit.models import RESULTS, AuditPage, VerifyResult
+from controlplane.clock import IsoTime
 from controlplane.deps import ReadEngineDep, ReadSessionDep, SignerDep, Viewer
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+class NdjsonResponse(StreamingResponse):
+    """One JSON object per line."""
+
+    media_type = "application/x-ndjson"
 
 
 @router.get("", response_model=AuditPage)
@@ -27,8 +33,8 @@ def list_audit(
     environment: str | None = None,
     service: str | None = None,
     result: Literal[RESULTS] | None = None,  # type: ignore[valid-type]
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
     cursor: int | None = Query(default=None, ge=0, description="last seq of the previous page"),
     limit: int = Query(default=100, ge=1, le=1000),
     order: Literal["asc", "desc"] = "asc",
@@ -55,8 +61,8 @@ def verify_audit(session: ReadSessionDep, signer: SignerDep, _: Viewer) -> Verif
     return audit.verify(session=session, signer=signer)
 
 
-@router.get("/export")
-def export_audit(engine: ReadEngineDep, _: Viewer) -> StreamingResponse:
+@router.get("/export", response_class=NdjsonResponse)
+def export_audit(engine: ReadEngineDep, _: Viewer) -> NdjsonResponse:
     """The whole log as JSONL with the seed's field names (plus seq and hashes)."""
 
     def lines() -> Iterator[bytes]:
@@ -64,4 +70,4 @@ def export_audit(engine: ReadEngineDep, _: Viewer) -> StreamingResponse:
             for line in audit.iter_lines(session=session):
                 yield (canonical_json(line.model_dump()) + "\n").encode()
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+    return NdjsonResponse(lines())

@@ -6,12 +6,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from controlplane.errors import InvalidRequest
+from controlplane.handoff.invariants import KNOWN_SERVICES as KNOWN_SERVICES  # re-exported
 from controlplane.handoff.models import DeploymentRequest, SecurityAuditResult
 from controlplane.handoff.release import Release
 from controlplane.policy.models import Decision, Environment
 
 SUCCEEDED = "succeeded"
-KNOWN_SERVICES = ("bankchurn", "nlpinsight", "chicagotaxi")  # the managed ML services (§9)
+_KNOWN = frozenset(KNOWN_SERVICES)
 PREDECESSOR: dict[Environment, Environment] = {
     Environment.STAGING: Environment.DEV,
     Environment.PRODUCTION: Environment.STAGING,
@@ -21,6 +23,16 @@ DEFAULT_SOAK: dict[Environment, timedelta] = {
     Environment.STAGING: timedelta(0),
     Environment.PRODUCTION: timedelta(minutes=15),
 }
+
+
+def require_known_service(service: str | None) -> None:
+    """Refuse a service the plane does not manage: a 422 naming the field and the known ones,
+    shaped like every other invalid field (details.errors)."""
+    if service is not None and service not in _KNOWN:
+        reason = f"unknown service {service!r}; expected one of {', '.join(KNOWN_SERVICES)}"
+        raise InvalidRequest(
+            f"body.service: {reason}", {"errors": [{"field": "body.service", "reason": reason}]}
+        )
 
 
 def _require_aware(name: str, value: datetime | None) -> None:

@@ -14,11 +14,11 @@ from controlplane.audit.recorder import Actor
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.deploy import gates, states
-from controlplane.deploy.facts import KNOWN_SERVICES, AuditTrust, GateContext, ReleaseFact
+from controlplane.deploy.facts import AuditTrust, GateContext, ReleaseFact, require_known_service
 from controlplane.deploy.freeze import load_freezes
 from controlplane.deploy.models import Deployment, DeploymentPublic
 from controlplane.deploy.states import DeploymentStatus
-from controlplane.errors import InvalidSpec, NotFound
+from controlplane.errors import NotFound
 from controlplane.governance.kinds import Requester
 from controlplane.governance.service import Door, decision_fields, request_hash, waiting_message
 from controlplane.handoff.models import DeploymentRequest
@@ -118,11 +118,7 @@ def request_deployment(
     request: DeploymentRequest,
 ) -> Deployment:
     """Gate a deployment request: refuse it, queue it for approval, or mark it ready to run."""
-    if request.service not in KNOWN_SERVICES:
-        raise InvalidSpec(
-            f"unknown service {request.service!r}",
-            {"field": "service", "reason": f"expected one of {', '.join(KNOWN_SERVICES)}"},
-        )
+    require_known_service(request.service)
     trust = workloads.releases.inspect(
         str(request.release), request.service, request.security_audit
     )

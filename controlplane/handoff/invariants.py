@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 SERVICE_PATTERN = r"^[a-z][a-z0-9_-]{1,63}$"
+KNOWN_SERVICES = ("bankchurn", "nlpinsight", "chicagotaxi")  # the managed ML services (§9)
 SHA256_PATTERN = r"^[a-f0-9]{64}$"
 COMMIT_PATTERN = r"^[0-9a-f]{7,40}$"
 

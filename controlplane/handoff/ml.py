@@ -10,9 +10,18 @@ import math
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    field_validator,
+)
 
 from controlplane.audit.redact import FreeText
+from controlplane.clock import AwareIsoTime
 from controlplane.handoff.invariants import SERVICE_PATTERN, Handoff, Invariant, invariant_error
 
 SHA256_CHARS = frozenset("0123456789abcdef")
@@ -180,9 +189,9 @@ class FeatureDrift(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: FreeText = Field(min_length=1, max_length=128)
-    psi: float = Field(ge=0, allow_inf_nan=False)
-    threshold: float = Field(gt=0, allow_inf_nan=False, description="alert threshold")
-    ks: float | None = Field(default=None, ge=0, le=1)
+    psi: StrictFloat = Field(ge=0, allow_inf_nan=False)
+    threshold: StrictFloat = Field(gt=0, allow_inf_nan=False, description="alert threshold")
+    ks: StrictFloat | None = Field(default=None, ge=0, le=1)
     kind: Literal["numeric", "categorical", "text"] | None = None
 
     @property
@@ -227,14 +236,14 @@ class DriftReport(Handoff):
     """One drift check of a service over a window; `severe` is recomputed, never trusted."""
 
     service: str = Field(pattern=SERVICE_PATTERN)
-    window_start: AwareDatetime
-    window_end: AwareDatetime
+    window_start: AwareIsoTime
+    window_end: AwareIsoTime
     features: tuple[FeatureDrift, ...] = Field(min_length=1, max_length=10_000)
     retrain_recommendation: Literal["none", "soft", "hard"]
-    any_psi_over_2x_threshold: bool | None = Field(
+    any_psi_over_2x_threshold: StrictBool | None = Field(
         default=None, description="sender's claim; must agree with the features when given"
     )
-    max_psi: float | None = Field(default=None, ge=0, description="sender's claim, checked")
+    max_psi: StrictFloat | None = Field(default=None, ge=0, description="sender's claim, checked")
 
     invariants = (
         Invariant("window_ordered", _window_ordered),

@@ -11,11 +11,22 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from controlplane.audit.redact import FreeText
+from controlplane.clock import AwareIsoTime
 from controlplane.handoff.invariants import (
     COMMIT_PATTERN,
+    KNOWN_SERVICES,
     SERVICE_PATTERN,
     Handoff,
     Invariant,
@@ -91,13 +102,13 @@ class SecurityAuditResult(Handoff):
 
     service: str = Field(pattern=SERVICE_PATTERN)
     release: Release
-    signature_verified: bool
-    sbom_attested: bool
-    critical_findings: int = Field(ge=0)
-    high_findings: int = Field(ge=0)
-    secret_findings: int = Field(ge=0)
-    least_privilege_verified: bool
-    passed: bool
+    signature_verified: StrictBool
+    sbom_attested: StrictBool
+    critical_findings: StrictInt = Field(ge=0)
+    high_findings: StrictInt = Field(ge=0)
+    secret_findings: StrictInt = Field(ge=0)
+    least_privilege_verified: StrictBool
+    passed: StrictBool
     findings: tuple[str, ...] = ()
     created_at: AwareDatetime = Field(default_factory=_now)
     signature: AuditSignature | None = Field(
@@ -181,12 +192,13 @@ def _commit_sha(value: str | None) -> str | None:
 class DeploymentRequest(Handoff):
     """Deliver one release of one service to one environment (the mode is the plane's to decide)."""
 
-    service: str = Field(pattern=SERVICE_PATTERN)
+    # The plane refuses other services (422, deploy.facts.require_known_service): say so here.
+    service: str = Field(pattern=SERVICE_PATTERN, json_schema_extra={"enum": [*KNOWN_SERVICES]})
     environment: Environment = Field(description="dev | staging | production (local means dev)")
     release: Release
     release_tag: str | None = Field(default=None, pattern=TAG_PATTERN)
     commit_sha: str | None = None
-    commit_time: AwareDatetime | None = Field(default=None, description="for DORA lead time")
+    commit_time: AwareIsoTime | None = Field(default=None, description="for DORA lead time")
     security_audit: SecurityAuditResult | None = None
     reason: FreeText | None = Field(default=None, max_length=2000)
     changes: tuple[str, ...] = Field(default=(), max_length=1000, description="commit shas")

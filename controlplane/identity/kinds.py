@@ -50,6 +50,9 @@ def kinds(*, clock: Clock) -> list[ActionKind]:
     def check_revoke(session: Session, p: Any, who: Requester) -> None:
         identity.revocable(session=session, token_id=p["id"])
 
+    def check_disable(session: Session, p: Any, who: Requester) -> None:
+        identity.check_disable(name=p["name"], requester=who.name)
+
     def switch(disabled: bool) -> Any:
         def run(effect: Effect) -> dict[str, Any]:
             who = identity.set_disabled(
@@ -86,6 +89,7 @@ def kinds(*, clock: Clock) -> list[ActionKind]:
             summary=lambda p: f"disable {p['name']}: {p['reason']}",
             execute=switch(True),
             role="admin",
+            check=check_disable,
         ),
         ActionKind(
             operation="identity.enable",

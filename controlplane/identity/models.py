@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, StrictFloat, field_validator
 from pydantic import Field as PydField
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
@@ -59,6 +59,7 @@ class Principal:
     name: str
     kind: str
     roles: frozenset[str]
+    token_id: str | None = None  # the token it presented (None: the plane itself)
 
     def has(self, role: str) -> bool:
         """True when any held role implies `role`."""
@@ -81,7 +82,7 @@ class TokenCreate(BaseModel):
     name: str = PydField(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9@._:-]+$")
     kind: Kind = "human"
     roles: list[Role] = PydField(default_factory=_viewer_only, min_length=1)
-    ttl_hours: float | None = PydField(default=None, gt=0, le=24 * 366)
+    ttl_hours: StrictFloat | None = PydField(default=None, gt=0, le=24 * 366)
 
     @field_validator("name")
     @classmethod

@@ -81,7 +81,8 @@ def list_tokens(session: ReadSessionDep, _: Admin) -> list[TokenPublic]:
 def revoke_token(
     token_id: str, body: Revoke, session: SessionDep, door: DoorDep, principal: Admin
 ) -> Any:
-    """Revoke a token (`token.revoke`): refused at once, on every replica."""
+    """Revoke a token (`token.revoke`): refused at once, on every replica; never the caller's."""
+    identity.check_not_own_token(caller=principal, token_id=token_id)
     token = identity.revocable(session=session, token_id=token_id)
     holder = session.get(Identity, token.identity_id)
     payload = {"id": token_id, "holder": holder.name if holder else "?", "reason": body.reason}

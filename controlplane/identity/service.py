@@ -86,6 +86,28 @@ def store_token(
     return identity, row
 
 
+def check_disable(*, name: str, requester: str) -> None:
+    """No identity disables itself: a lone admin would lock everyone out for good (409)."""
+    if name == requester:
+        raise Conflict(
+            f"{name} cannot disable itself (its own tokens would stop working); "
+            "another admin can disable it",
+            {"name": name},
+        )
+
+
+def check_not_own_token(*, caller: Principal, token_id: str) -> None:
+    """A token does not revoke itself: a lone admin would be locked out for good (409).
+
+    Issue a new token first and revoke the old one with it.
+    """
+    if caller.token_id == token_id:
+        raise Conflict(
+            "a token cannot revoke itself; issue another and revoke this one with it",
+            {"token_id": token_id},
+        )
+
+
 def revocable(*, session: Session, token_id: str) -> ApiToken:
     """A token that can still be revoked (404 unknown, 409 already revoked)."""
     row = session.get(ApiToken, token_id)
@@ -224,7 +246,8 @@ def authenticate(
     identity = session.get(Identity, row.identity_id)
     if identity is None or identity.disabled:
         raise Unauthenticated("the token's identity is disabled")
-    principal = Principal(identity.id, identity.name, identity.kind, frozenset(identity.roles))
+    roles = frozenset(identity.roles)
+    principal = Principal(identity.id, identity.name, identity.kind, roles, row.id)
     cache.put(token_hash, principal, row.expires_at, generation)
     return principal
 

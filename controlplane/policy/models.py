@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from controlplane.risk.signals import SignalReading
 
@@ -29,6 +29,17 @@ class Mode(enum.IntEnum):
             raise ValueError(f"unknown mode {value!r}; expected AUTO, CONSULT or STOP") from exc
 
 
+# Common spellings of the three environments, accepted wherever an environment is named.
+ALIASES = {
+    "local": "dev",
+    "development": "dev",
+    "develop": "dev",
+    "stage": "staging",
+    "preprod": "staging",
+    "prod": "production",
+}
+
+
 class Environment(enum.StrEnum):
     """Deployment environments; `local` is an alias of dev."""
 
@@ -42,16 +53,8 @@ class Environment(enum.StrEnum):
         if isinstance(value, Environment):
             return value
         key = str(value).strip().lower()
-        alias = {
-            "local": "dev",
-            "development": "dev",
-            "develop": "dev",
-            "stage": "staging",
-            "preprod": "staging",
-            "prod": "production",
-        }
         try:
-            return cls(alias.get(key, key))
+            return cls(ALIASES.get(key, key))
         except ValueError as exc:
             raise ValueError(
                 f"unknown environment {value!r}; expected dev, staging or production"
@@ -62,8 +65,13 @@ def _environment_name(value: object) -> str | None:
     return None if value is None else Environment.parse(str(value)).value
 
 
-# An environment field of an API body, stored as its canonical name (prod -> production).
-EnvironmentName = Annotated[str, BeforeValidator(_environment_name)]
+# An environment field of an API body, stored as its canonical name (prod -> production); the
+# schema lists every spelling it accepts, so clients and fuzzers know which strings are valid.
+EnvironmentName = Annotated[
+    str,
+    BeforeValidator(_environment_name),
+    WithJsonSchema({"type": "string", "enum": [*(e.value for e in Environment), *ALIASES]}),
+]
 
 
 class DecisionInput(BaseModel):

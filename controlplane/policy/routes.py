@@ -7,7 +7,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.routing import Route
 
-from controlplane.deps import PoliciesDep, ReadSessionDep, Viewer, context_of, get_principal
+from controlplane.deps import (
+    CurrentPrincipal,
+    PoliciesDep,
+    ReadSessionDep,
+    Viewer,
+    context_of,
+    get_principal,
+)
 from controlplane.identity import service as identity
 from controlplane.policy import service as decisions
 from controlplane.policy.service import DecisionOut, DecisionRequest
@@ -34,19 +41,17 @@ async def create_decision(request: Request) -> Response:
 HOT_ROUTES = [
     Route("/v1/decisions", create_decision, methods=["POST"], include_in_schema=False),
 ]
-router.add_api_route(
-    "/decisions",
-    create_decision,
-    methods=["POST"],
-    response_model=None,
-    responses={200: {"model": DecisionOut}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": DecisionRequest.model_json_schema()}},
-        }
-    },
-)
+
+
+@router.post("/decisions", response_model=DecisionOut)
+async def decide_documented(
+    request: Request, body: DecisionRequest, _: CurrentPrincipal
+) -> Response:
+    """Decide AUTO / CONSULT / STOP for an operation, with reasons; recorded unless dry-run.
+
+    Recorded with result `answered` under the operation asked about: a question changes nothing.
+    """
+    return await create_decision(request)
 
 
 async def _decision_body(request: Request) -> DecisionRequest:

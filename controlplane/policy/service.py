@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from sqlmodel import Session
 
 from controlplane.audit import service as audit
 from controlplane.audit.recorder import Recorder
 from controlplane.audit.redact import FreeJson
 from controlplane.clock import Clock
+from controlplane.deploy.facts import KNOWN_SERVICES, require_known_service
 from controlplane.errors import NotFound
 from controlplane.identity.models import Principal
 from controlplane.metrics import PlaneMetrics
@@ -24,6 +25,8 @@ from controlplane.risk.service import SignalService
 from controlplane.risk.signals import SignalReading
 
 NO_POLICY_VERSION = "0" * 64
+# A question is recorded under the operation it asks about, with this result: it changed nothing.
+ANSWERED = "answered"
 
 
 class DecisionRequest(BaseModel):
@@ -33,9 +36,10 @@ class DecisionRequest(BaseModel):
 
     operation: str = Field(min_length=1, max_length=128, pattern=r"^[a-z0-9][a-z0-9._:-]*$")
     environment: Environment
-    service: str | None = Field(default=None, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")
+    # Checked by require_known_service (the deployments' check), so the hot path parses plainly.
+    service: str | None = Field(default=None, json_schema_extra={"enum": [*KNOWN_SERVICES, None]})
     context: FreeJson = Field(default_factory=dict)
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
     @field_validator("environment", mode="before")
     @classmethod
@@ -58,7 +62,8 @@ class DecisionOut(Decision):
 
 
 def to_input(principal: Principal, request: DecisionRequest) -> DecisionInput:
-    """The engine's input: the request, acted by the caller."""
+    """The engine's input: the request, acted by the caller, about a service the plane runs."""
+    require_known_service(request.service)
     return DecisionInput(
         operation=request.operation,
         environment=request.environment,
@@ -124,10 +129,14 @@ class Decider:
 def audit_fields(
     decision: Decision, request: DecisionRequest, signals: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """What the audit log keeps of a decision (`signals`: already dumped, if at hand)."""
+    """What the audit log keeps of a decision (`signals`: already dumped, if at hand).
+
+    The result is `answered`, never `requested`: asking is not doing, and the log must tell a
+    question about `deploy` from a deployment request.
+    """
     return {
         "operation": decision.operation,
-        "result": "requested",
+        "result": ANSWERED,
         "environment": decision.environment.value,
         "service": decision.service,
         "base_mode": decision.base_mode,
@@ -180,7 +189,7 @@ async def decide_json_async(
 def find_recorded(*, session: Session, decision_id: str) -> DecisionOut:
     """A recorded decision, rebuilt from its audit record (the log is the decision store)."""
     page = audit.list_records(
-        session=session, limit=1, decision_id=decision_id, operation=None, result="requested"
+        session=session, limit=1, decision_id=decision_id, operation=None, result=ANSWERED
     )
     if not page.data:
         raise NotFound(f"decision {decision_id} was not recorded (dry-run decisions are not)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -63,13 +64,16 @@ class DriftBaseline(SQLModel, table=True):
     action_id: str = Field(max_length=32)
 
 
+TTL_PATTERN = r"^([0-9]+\.?[0-9]*|\.[0-9]+)[smhd]$"  # the schema's pattern and the parser's
+_TTL = re.compile(TTL_PATTERN)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
 def parse_ttl(text: str) -> timedelta:
     """Parse `30m`, `2h`, `45s`, `1d` into a positive timedelta (at most 7 days)."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    raw = text.strip().lower()
-    if len(raw) < 2 or raw[-1] not in units or not raw[:-1].replace(".", "", 1).isdigit():
+    if not _TTL.match(text):
         raise ValueError(f"ttl {text!r} must look like 45s, 30m, 2h or 1d")
-    seconds = float(raw[:-1]) * units[raw[-1]]
+    seconds = float(text[:-1]) * _UNITS[text[-1]]
     if not 0 < seconds <= 7 * 86400:
         raise ValueError(f"ttl {text!r} must be more than 0 and at most 7 days")
     return timedelta(seconds=seconds)
@@ -81,7 +85,10 @@ class SignalSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: Literal["active", "inactive"] = "active"
-    ttl: str = PydField(description="how long it holds: 45s, 30m, 2h, 1d (max 7d)")
+    ttl: str = PydField(  # the pattern is parse_ttl's own, which says what is wrong in words
+        description="how long it holds: 45s, 30m, 2h, 1d (more than 0, max 7d)",
+        json_schema_extra={"pattern": TTL_PATTERN},
+    )
     reason: FreeText = PydField(min_length=3, max_length=500)
     service: str | None = PydField(default=None, max_length=64, pattern=SERVICE_PATTERN)
     environment: EnvironmentName | None = PydField(

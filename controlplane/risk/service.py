@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -243,6 +244,12 @@ def clear(*, session: Session, clock: Clock, ids: Sequence[str]) -> list[str]:
     return cleared
 
 
+def _max_ratio(report: DriftReport) -> float:
+    """The largest PSI / threshold, finite: a subnormal threshold would overflow to inf, which
+    JSON cannot carry (the record would read back as null)."""
+    return min(max(f.psi / f.threshold for f in report.features), sys.float_info.max)
+
+
 def accept_drift_report(
     *, session: Session, clock: Clock, report: DriftReport, reported_by: str
 ) -> DriftReportAccepted:
@@ -253,7 +260,7 @@ def accept_drift_report(
         reported_by=reported_by,
         received_at=clock.now(),
         severe=report.severe,
-        max_ratio=max(f.psi / f.threshold for f in report.features),
+        max_ratio=_max_ratio(report),
         report=report.model_dump(mode="json"),
     )
     session.add(row)

@@ -171,3 +171,57 @@ def test_policies_endpoint_lists_version_and_operations(client: TestClient, admi
         "production": "STOP",
     }
     assert body["last_error"] is None
+
+
+def _audit(client: TestClient, headers: dict[str, str], **query: str) -> list[dict]:
+    r = client.get("/v1/audit", params=query, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+def test_a_question_is_recorded_as_answered_not_requested(
+    client: TestClient, admin_headers
+) -> None:
+    d = _decide(client, admin_headers, operation="deploy", environment="dev", service="bankchurn")
+    [line] = _audit(client, admin_headers, result="answered")
+    assert (line["operation"], line["decision_id"], line["seq"]) == (
+        "deploy",
+        d["decision_id"],
+        d["audit_seq"],
+    )
+    assert _audit(client, admin_headers, result="requested") == []
+
+
+def test_a_deployment_request_is_still_requested(client: TestClient, admin_headers) -> None:
+    body = {"service": "bankchurn", "environment": "dev", "release": "bankchurn@sha256:" + "0" * 64}
+    r = client.post("/v1/deployments", json=body, headers=admin_headers)
+    assert r.status_code in (200, 201, 202), r.text
+    [line] = _audit(client, admin_headers, operation="deploy", result="requested")
+    assert line["inputs"]["deployment_id"] == r.json()["id"]
+    assert _audit(client, admin_headers, result="answered") == []
+
+
+def test_an_unknown_service_is_422_and_recorded_as_refused(
+    client: TestClient, admin_headers
+) -> None:
+    body = {"operation": "deploy", "environment": "dev", "service": "bankchrun"}
+    r = client.post("/v1/decisions", json=body, headers=admin_headers)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["error"]["details"]["errors"]
+    assert error["field"] == "body.service"
+    assert (
+        "bankchrun" in error["reason"] and "bankchurn, nlpinsight, chicagotaxi" in error["reason"]
+    )
+    assert _audit(client, admin_headers, result="answered") == []
+    [refused] = _audit(client, admin_headers, result="refused")
+    assert refused["operation"] == "POST /v1/decisions"
+
+
+def test_an_unknown_operation_is_a_recorded_stop_answer(client: TestClient, admin_headers) -> None:
+    d = _decide(client, admin_headers, operation="launch.missiles", environment="dev")
+    [line] = _audit(client, admin_headers, result="answered")
+    assert (line["operation"], line["mode"], line["decision_id"]) == (
+        "launch.missiles",
+        "STOP",
+        d["decision_id"],
+    )

@@ -164,5 +164,21 @@ def test_an_agent_admin_minting_a_humans_operator_token_waits_for_two_humans(
     )
     assert r.status_code == 201 and r.json()["status"] == "pending_approval"
     assert client.get("/v1/whoami", headers=_as(r.json()["token"])).status_code == 401
-    off = client.post("/v1/identities/robot-admin/disable", json={"reason": "x y z"}, headers=robot)
+    token_for(name="helper-bot", kind="agent", roles=("viewer",))
+    off = client.post("/v1/identities/helper-bot/disable", json={"reason": "x y z"}, headers=robot)
     assert off.status_code == 202, "a machine disabling an identity waits for a human"
+
+
+def test_an_admin_cannot_lock_itself_out(client: TestClient, admin_headers) -> None:
+    """Disabling oneself or revoking the token in use is refused: a lone admin stays an admin."""
+    off = client.post(
+        "/v1/identities/admin/disable", json={"reason": "x y z"}, headers=admin_headers
+    )
+    assert off.status_code == 409, off.text
+    [own] = [t for t in client.get("/v1/tokens", headers=admin_headers).json()]
+    revoke = client.post(
+        f"/v1/tokens/{own['id']}/revoke", json={"reason": "x y z"}, headers=admin_headers
+    )
+    assert revoke.status_code == 409, revoke.text
+    assert "issue another" in revoke.json()["error"]["message"]
+    assert client.get("/v1/whoami", headers=admin_headers).status_code == 200
