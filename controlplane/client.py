@@ -35,6 +35,7 @@ from controlplane.client_types import (
     ReleaseOut,
     ReleasesOut,
     SchemaRefOut,
+    ServiceLogsOut,
     ServiceStatusOut,
     SignalOut,
     SignalsOut,
@@ -531,6 +532,22 @@ class ControlPlaneClient:
             if deadline is not None and time.monotonic() >= deadline and dep is not None:
                 return dep
             time.sleep(poll_s)
+
+    def service_logs(
+        self,
+        service: str,
+        environment: str,
+        *,
+        release: str | None = None,
+        tail: int | None = None,
+        after: str | None = None,
+    ) -> ServiceLogsOut:
+        """A service's log lines (secrets masked); pass the answer's cursor as `after` to
+        read only newer lines (operator role)."""
+        filters = {"release": release, "tail": tail, "after": after}
+        params = {k: v for k, v in filters.items() if v is not None}
+        path = f"/v1/services/{service}/{environment}/logs"
+        return cast(ServiceLogsOut, self._request("GET", path, params=params))
 
     def services(self) -> list[ServiceStatusOut]:
         """Per service and environment: the live release, health, since when, where."""

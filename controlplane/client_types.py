@@ -254,6 +254,17 @@ class DeploymentOut(TypedDict):
     message: str
 
 
+class ServiceLogsOut(TypedDict):
+    """Lines of one service's log and the cursor for the lines after them."""
+
+    service: str
+    environment: str
+    release: str | None
+    source: str
+    lines: list[str]
+    cursor: str
+
+
 class ServiceStatusOut(TypedDict):
     """What runs where: one service in one environment."""
 

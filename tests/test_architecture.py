@@ -13,7 +13,7 @@ from controlplane import client_types as ct
 from controlplane.approval.models import ApprovalPublic, VotePublic
 from controlplane.audit.models import AuditPage, VerifyResult
 from controlplane.deploy.gates import GateResult
-from controlplane.deploy.models import DeploymentPublic, ServiceStatus
+from controlplane.deploy.models import DeploymentPublic, ServiceLogs, ServiceStatus
 from controlplane.governance.models import ActionPublic, ActionsPublic
 from controlplane.handoff.routes import SchemaRef
 from controlplane.identity.models import IdentityPublic, TokenIssued, TokenPublic, WhoAmI
@@ -124,6 +124,7 @@ PAIRS: list[tuple[type, type[BaseModel]]] = [
     (ct.GateResultOut, GateResult),
     (ct.DeploymentOut, DeploymentPublic),
     (ct.ServiceStatusOut, ServiceStatus),
+    (ct.ServiceLogsOut, ServiceLogs),
     (ct.VoteOut, VotePublic),
     (ct.ApprovalOut, ApprovalPublic),
     (ct.ReleaseOut, ReleasePublic),

@@ -20,6 +20,7 @@ from controlplane.cli import (
     deploy,
     identity,
     incidents,
+    logs,
     policy,
     releases,
     services,
@@ -75,6 +76,7 @@ app.command("deploy")(deploy.deploy)
 app.command("approve")(approvals.approve)
 app.command("reject")(approvals.reject)
 app.command("services")(services.services)
+app.command("logs")(logs.logs)
 app.command("releases")(releases.releases)
 app.command("whoami")(whoami.whoami)
 app.add_typer(deploy.deployments, name="deployments")

@@ -102,3 +102,14 @@ class ServiceStatus(BaseModel):
     since: datetime | None
     url: str | None
     detail: str = ""
+
+
+class ServiceLogs(BaseModel):
+    """Lines of one service's log (secrets masked) and the cursor for the lines after them."""
+
+    service: str
+    environment: str
+    release: str | None
+    source: str
+    lines: list[str]
+    cursor: str

@@ -8,10 +8,16 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from controlplane.adapters.base import Target
+from controlplane.adapters.base import RELEASE_REF, Target
 from controlplane.deploy import service as deployments
-from controlplane.deploy.facts import KNOWN_SERVICES
-from controlplane.deploy.models import DeploymentPublic, DeploymentsPublic, ServiceStatus
+from controlplane.audit.redact import redact_text
+from controlplane.deploy.facts import KNOWN_SERVICES, require_known_service
+from controlplane.deploy.models import (
+    DeploymentPublic,
+    DeploymentsPublic,
+    ServiceLogs,
+    ServiceStatus,
+)
 from controlplane.deploy.states import DeploymentStatus
 from controlplane.deps import (
     DoorDep,
@@ -24,6 +30,7 @@ from controlplane.deps import (
 )
 from controlplane.errors import GatesRefused
 from controlplane.handoff.models import DeploymentRequest
+from controlplane.policy.models import Environment
 
 router = APIRouter(prefix="/v1", tags=["deployments"])
 
@@ -117,3 +124,31 @@ def list_services(
                 )
             )
     return out
+
+
+@router.get("/services/{service}/{environment}/logs", response_model=ServiceLogs)
+def service_logs(
+    service: str,
+    environment: Environment,
+    workloads: WorkloadsDep,
+    _: Operator,
+    release: str | None = Query(
+        default=None, pattern=RELEASE_REF.pattern, description="A release's own process log."
+    ),
+    tail: int = Query(default=100, ge=1, le=5000, description="At most this many lines."),
+    after: str | None = Query(default=None, description="The cursor of an earlier answer."),
+) -> ServiceLogs:
+    """A service's log: its current process, or the newest of `release` (a failed rollout's
+    too); with `after`, only what was written since (how `opsctl logs --follow` reads)."""
+    require_known_service(service, field="path.service")
+    chunk = workloads.backend.logs(
+        Target(service, environment.value), release=release, tail=tail, after=after
+    )
+    return ServiceLogs(
+        service=service,
+        environment=environment.value,
+        release=chunk.release,
+        source=chunk.source,
+        lines=[redact_text(line) for line in chunk.lines],
+        cursor=chunk.cursor,
+    )
