@@ -27,6 +27,7 @@ SUITE = (
     ("deploy_overhead.py", [], ["--requests", "100"], "RESULTS-deploy.md"),
     ("governed_actions.py", [], ["--requests", "100"], "RESULTS-governed.md"),
     ("services_load.py", ["--duration", "30"], ["--duration", "5"], "RESULTS-services.md"),
+    ("stable_address.py", ["--duration", "20"], ["--duration", "8"], "RESULTS-stable.md"),
 )
 
 

@@ -276,7 +276,7 @@ class ServiceStatusOut(TypedDict):
     healthy: bool | None
     since: str | None
     url: str | None
-    detail: str
+    detail: str | None
 
 
 class VoteOut(TypedDict):

@@ -92,9 +92,20 @@ class RolloutResult:
     release: str | None
     previous: str | None
     reason: str = ""
-    url: str | None = None
+    url: str | None = None  # where the new release answers; the stable address once switched
     duration_s: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Lines of one service's log, and where to continue reading (for --follow)."""
+
+    target: Target
+    release: str | None  # the release whose process wrote these lines
+    source: str  # a log file path, or pod name
+    lines: list[str]
+    cursor: str  # opaque; pass back as `after` to get only newer lines
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ class WorkloadStatus:
     state: str  # absent | running | progressing | degraded | stopped
     replicas: int = 0
     ready_replicas: int = 0
-    url: str | None = None
+    url: str | None = None  # the target's stable address (survives rollouts), when it has one
     since: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -136,6 +147,18 @@ class WorkloadBackend(Protocol):
         """Restart the current release without downtime where the backend allows."""
         ...
 
+    def logs(
+        self,
+        target: Target,
+        *,
+        release: str | None = None,
+        tail: int = 100,
+        after: str | None = None,
+    ) -> LogChunk:
+        """The last `tail` lines of the target's current process log (or of `release`'s newest log),
+        or, with `after`, the lines written since that cursor. NotFound when there is no log."""
+        ...
+
 
 class ClusterApi(Protocol):
     """The few Kubernetes API calls the workload backend makes, on plain JSON objects."""
@@ -154,4 +177,18 @@ class ClusterApi(Protocol):
 
     def patch_deployment(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         """Apply a JSON merge patch (RFC 7386) to a Deployment."""
+        ...
+
+    def ensure_service(self, namespace: str, body: dict[str, Any]) -> None:
+        """Create the Service unless one of that name exists."""
+        ...
+
+    def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The pods matching a label selector, as JSON."""
+        ...
+
+    def read_pod_log(
+        self, namespace: str, name: str, *, tail_lines: int | None, since_seconds: int | None
+    ) -> str:
+        """A pod's log, each line prefixed with its RFC 3339 timestamp."""
         ...

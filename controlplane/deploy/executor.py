@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from controlplane import db
 from controlplane.adapters.base import RolloutResult, Target
+from controlplane.adapters.workload.local_process import telling_line
 from controlplane.approval import service as approvals
 from controlplane.audit.redact import redact
 from controlplane.deploy import service as deployments
@@ -255,17 +255,7 @@ def failure_cause(result: RolloutResult, health: dict[str, object], stage: str) 
 
 def _reason(headline: str, cause: dict[str, Any]) -> str:
     """The headline plus the log line that most likely names the real cause."""
-    line = telling_line(str(cause.get("log_tail") or ""))
+    tail = str(cause.get("log_tail") or "")
+    line = telling_line(tail) if tail.strip() else ""
     text = f"{headline}; the process's log says: {line}" if line else headline
     return text[:2000]
-
-
-_TELLING = re.compile(r"error|exception|traceback|refus|fatal|critical|killed", re.IGNORECASE)
-
-
-def telling_line(tail: str) -> str:
-    """The last line of a log tail that reports an error (tracebacks end with the exception),
-    else its last line; a process that failed usually says why just before shutting down."""
-    lines = [line.strip() for line in tail.splitlines() if line.strip()]
-    telling = [line for line in lines if _TELLING.search(line)]
-    return (telling or lines or [""])[-1]

@@ -100,8 +100,8 @@ class ServiceStatus(BaseModel):
     status: str
     healthy: bool | None
     since: datetime | None
-    url: str | None
-    detail: str = ""
+    url: str | None  # the stable address; it survives rollouts
+    detail: str | None = None  # why it is not running, when the backend knows
 
 
 class ServiceLogs(BaseModel):

@@ -9,8 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from controlplane.adapters.base import RELEASE_REF, Target
-from controlplane.deploy import service as deployments
 from controlplane.audit.redact import redact_text
+from controlplane.deploy import service as deployments
 from controlplane.deploy.facts import KNOWN_SERVICES, require_known_service
 from controlplane.deploy.models import (
     DeploymentPublic,
@@ -121,6 +121,7 @@ def list_services(
                     healthy=status.ready_replicas > 0 if status.state != "absent" else None,
                     since=live.healthy_since if live else None,
                     url=status.url,
+                    detail=status.details.get("reason"),
                 )
             )
     return out

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import kmock
 
 DEPLOYMENTS = "apps/v1/deployments"
+PODS = "v1/pods"
+SERVICES = "v1/services"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def settle(raw: dict[str, Any], stalled: set[str]) -> dict[str, Any]:
@@ -27,16 +35,48 @@ def settle(raw: dict[str, Any], stalled: set[str]) -> dict[str, Any]:
 
 
 class KmockCluster:
-    """Wires the API-server and controller behaviour kmock 0.8 does not have onto an emulator."""
+    """Wires the API-server and controller behaviour kmock 0.8 does not have onto an emulator.
+
+    The controller also starts one pod per pod template (older ones are kept, unlike under a real
+    ReplicaSet), and the kubelet's log endpoint serves each pod's timestamped lines.
+    """
 
     def __init__(self, km: kmock.KubernetesEmulator) -> None:
         self.km = km
         self.stalled: set[str] = set()
+        self.pod_logs: dict[str, list[tuple[str, str]]] = {}
         self._specs: dict[Any, str] = {}
-        km.resources[DEPLOYMENTS] = {}
+        for resource in (DEPLOYMENTS, PODS, SERVICES):
+            km.resources[resource] = {}
         # The API server bumps metadata.generation in the same request that changes the spec.
         km[kmock.action.CREATE, kmock.resource(DEPLOYMENTS)] << self._bump
         km[kmock.action.UPDATE, kmock.resource(DEPLOYMENTS)] << self._bump
+        km[kmock.resource(PODS), kmock.subresource("log")] << self._log
+
+    def write_log(self, pod: str, line: str) -> None:
+        """What a pod prints next."""
+        self.pod_logs[pod].append((_now(), line))
+
+    def _log(self, request: kmock.Request) -> bytes:
+        """GET .../pods/<name>/log?timestamps=true&tailLines=N (sinceSeconds is not emulated)."""
+        lines = self.pod_logs.get(request.name or "", [])
+        if "tailLines" in request.params:
+            tail = int(request.params["tailLines"])
+            lines = lines[-tail:] if tail > 0 else []
+        return "".join(f"{stamp} {text}\n" for stamp, text in lines).encode()
+
+    def _run_pods(self, raw: dict[str, Any]) -> None:
+        template, meta = raw["spec"]["template"], raw["metadata"]
+        digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+        name, namespace = f"{meta['name']}-{digest}", meta.get("namespace")
+        if not any(k[2] == name for k in self.km.objects):
+            labels = dict(template["metadata"].get("labels") or {})
+            annotations = dict(template["metadata"].get("annotations") or {})
+            pod_meta = {"name": name, "namespace": namespace, "labels": labels}
+            pod_meta |= {"annotations": annotations, "creationTimestamp": _now()}
+            self.km.objects[kmock.resource(PODS), namespace, name] = {"metadata": pod_meta}
+            image = template["spec"]["containers"][0]["image"]
+            self.pod_logs[name] = [(_now(), f"starting {image}")]
 
     def _bump(self, request: kmock.Request) -> dict[str, Any]:
         name = request.name or request.data["metadata"]["name"]
@@ -59,6 +99,7 @@ class KmockCluster:
                 status = settle(obj.raw, self.stalled)
                 if obj.raw.get("status") != status:
                     obj.patch({"status": status})
+                    self._run_pods(obj.raw)
 
 
 @contextmanager

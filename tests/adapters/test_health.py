@@ -12,7 +12,7 @@ from controlplane.adapters.base import Release
 from controlplane.adapters.workload import local_process
 from controlplane.adapters.workload.health import request_counts, verify_health, window_delta
 from controlplane.adapters.workload.local import LocalBackend
-from controlplane.adapters.workload.local_state import StateFile
+from controlplane.adapters.workload.local_state import os_port
 from tests.adapters.conftest import TARGET
 
 CUSTOMER = {
@@ -100,7 +100,7 @@ def test_real_service_that_is_not_ready_fails(
 ) -> None:
     """A process serving a tampered model answers /metrics but not /ready: the check fails."""
     backend = make_local()
-    port = StateFile(backend.directory, base_port=0).allocate_ports({}, "probe")[0]
+    port = os_port()
     argv = backend.service_command(TARGET, releases["broken"], port)
     child = local_process.spawn(argv, backend.directory / "logs" / "probe.log")
     url = f"http://127.0.0.1:{port}"

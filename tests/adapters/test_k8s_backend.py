@@ -14,7 +14,7 @@ from controlplane.adapters.base import Release, Target
 from controlplane.adapters.workload import k8s_manifest as m
 from controlplane.adapters.workload.k8s import KubernetesBackend
 from controlplane.adapters.workload.k8s_fake import FakeCluster
-from controlplane.errors import AdapterError, AdapterUnavailable
+from controlplane.errors import AdapterError, AdapterUnavailable, InvalidSpec, NotFound
 
 TARGET = Target("bankchurn", "staging")
 V1 = Release("registry.local/bankchurn@sha256:" + "1" * 64, model_version="bankchurn-1")
@@ -187,3 +187,37 @@ async def test_rollout_over_http_against_kmock_fixture(kmock: Any) -> None:
         patches[0].data["spec"]["template"]["metadata"]["annotations"][m.RELEASE_ANNOTATION]
         == V2.ref
     )
+
+
+def test_service_is_the_stable_address_and_a_valid_object() -> None:
+    """Every rollout keeps one ClusterIP Service over the pods; status and results report it."""
+    kv = pytest.importorskip("kubernetes_validate")
+    cluster = FakeCluster()
+    backend = _backend(cluster)
+    first, second = backend.deploy(TARGET, V1), backend.deploy(TARGET, V2)
+    url = "http://bankchurn.staging.svc.cluster.local"
+    assert first.url == second.url == backend.status(TARGET).url == url
+    service = cluster.services[("staging", "bankchurn")]
+    assert service["spec"]["selector"] == {"app.kubernetes.io/name": "bankchurn"}
+    kv.validate(service, kv.latest_version(), strict=True)
+
+
+def test_pod_logs_by_release_and_cursor() -> None:
+    """logs(): the current release's pod, newer lines only after a cursor, a release by its ref
+    while its pods exist (a restored rollout's pods are gone); a bad cursor is refused."""
+    cluster = FakeCluster()
+    broken = Release("registry.local/bankchurn@sha256:" + "f" * 64)
+    cluster.stalled_images.add(broken.ref)
+    backend = _backend(cluster, timeout_s=0.2)
+    backend.deploy(TARGET, V1)
+    chunk = backend.logs(TARGET)
+    assert chunk.release == V1.ref and chunk.lines == [f"starting {V1.ref}"]
+    pod = chunk.source.removeprefix("pod/")
+    cluster.write_log("staging", pod, "served 1 request")
+    assert backend.logs(TARGET, after=chunk.cursor).lines == ["served 1 request"]
+    assert not backend.deploy(TARGET, broken).ok  # stalls, then V1's template is put back
+    with pytest.raises(NotFound):
+        backend.logs(TARGET, release=broken.ref)
+    assert backend.logs(TARGET, release=V1.ref[:40], tail=1).lines == ["served 1 request"]
+    with pytest.raises(InvalidSpec):
+        backend.logs(TARGET, after="not a cursor")

@@ -38,22 +38,24 @@ def test_deploy_serves_the_release_on_loopback(
     assert log.is_file() and log.parent == backend.directory / "logs"
 
 
-def test_rollout_switches_ports_and_stops_the_old_process(
+def test_rollout_moves_the_instance_behind_the_same_address(
     make_local: Callable[..., LocalBackend], releases: dict[str, Release]
 ) -> None:
-    """v1 -> v2 runs v2 on the target's other port and ends the v1 process."""
+    """v1 -> v2 runs v2 on another port behind the target's fixed address; v1 is ended."""
     backend = make_local()
     first = backend.deploy(TARGET, releases["v1"])
     second = backend.deploy(TARGET, releases["v2"])
     assert second.ok and second.previous == releases["v1"].ref
-    assert first.url != second.url
+    assert first.url == second.url == backend.status(TARGET).url
+    assert first.details["backend_url"] != second.details["backend_url"]
     assert not local_process.pid_alive(first.details["pid"])
-    assert _model_version(str(second.url)).startswith("bankchurn-")
+    assert _model_version(str(second.url)) == _model_version(second.details["backend_url"])
     state = json.loads((backend.directory / "state.json").read_text())
     entry = state["targets"]["bankchurn/dev"]
-    assert set(entry) >= {"ports", "active", "release", "history"}
-    assert len(entry["ports"]) == 2 and entry["active"]["port"] in entry["ports"]
+    assert f"http://127.0.0.1:{entry['front_port']}" == second.url
+    assert entry["active"]["port"] == second.details["port"] != entry["front_port"]
     assert entry["history"] == [releases["v1"].ref, releases["v2"].ref]
+    assert [r["release"] for r in entry["logs"]] == entry["history"]
 
 
 def test_release_that_never_gets_ready_is_refused_and_old_keeps_serving(
@@ -62,11 +64,12 @@ def test_release_that_never_gets_ready_is_refused_and_old_keeps_serving(
     """A tampered bundle never turns /ready 200: refused with the reason, v1 still answers."""
     backend = make_local()
     good = backend.deploy(TARGET, releases["v1"])
-    backend.ready_timeout_s = 4.0
+    backend.ready_timeout_s = 10.0  # long enough for the service to log why it refuses
     bad = backend.deploy(TARGET, releases["broken"])
     assert not bad.ok
     assert bad.release == releases["v1"].ref and bad.previous == releases["v1"].ref
     assert "did not answer 200" in bad.reason and "keeps serving" in bad.reason
+    assert "refusing artifact" in bad.details["log_tail"] and "sha256 mismatch" in bad.reason
     assert httpx.get(f"{good.url}/ready", timeout=5).status_code == 200
     assert backend.status(TARGET).release == releases["v1"].ref
     state = json.loads((backend.directory / "state.json").read_text())
@@ -90,10 +93,11 @@ def test_process_that_exits_fails_fast(
     make_local: Callable[..., LocalBackend], releases: dict[str, Release]
 ) -> None:
     """A command that dies at once is reported as exited, well before the ready timeout."""
-    backend = make_local(command=lambda target, release, port: ["false"])
+    backend = make_local(command=lambda target, release, port: ["sh", "-c", "echo no GPU; exit 3"])
     result = backend.deploy(TARGET, releases["v1"])
-    assert not result.ok and "exited" in result.reason
-    assert result.duration_s < 10
+    assert not result.ok and result.duration_s < 10
+    assert "exited (code 3) before it became ready; its log says: no GPU" in result.reason
+    assert result.details["log_tail"] == "no GPU"
 
 
 def test_restarted_plane_adopts_live_processes(
@@ -128,8 +132,10 @@ def test_scale_to_zero_and_back_and_restart(
 ) -> None:
     """scale 0 stops, scale 1 restarts the recorded release, restart swaps the process."""
     backend = make_local()
-    backend.deploy(TARGET, releases["v1"])
+    address = backend.deploy(TARGET, releases["v1"]).url
     assert backend.scale(TARGET, 0).state == "stopped"
+    refused = httpx.get(f"{address}/ready", timeout=5)
+    assert refused.status_code == 503 and "no instance" in refused.json()["error"]["message"]
     assert make_local().start() == {"bankchurn/dev": "stopped"}
     up = backend.scale(TARGET, 1)
     assert up.state == "running" and up.release == releases["v1"].ref

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from controlplane.adapters.base import Release, Target, WorkloadBackend
@@ -23,18 +24,30 @@ def _image(tag: str) -> Release:
 
 @dataclass
 class Case:
-    """A backend and three releases: two good ones and one that never becomes ready."""
+    """A backend, three releases (two good, one never ready), and a way to make it log a line."""
 
     backend: WorkloadBackend
     v1: Release
     v2: Release
     broken: Release
     make_broken: Callable[[], None]
+    say: Callable[[], str]  # makes the serving process log a line; returns a piece of it
 
 
 def _fake() -> Iterator[Case]:
     v1, v2, broken = _image("1"), _image("2"), _image("f")
-    yield Case(FakeWorkloadBackend(never_ready={broken.ref}), v1, v2, broken, lambda: None)
+    backend = FakeWorkloadBackend(never_ready={broken.ref})
+
+    def say() -> str:
+        backend.write_log(TARGET, "fake says hello")
+        return "hello"
+
+    yield Case(backend, v1, v2, broken, lambda: None, say)
+
+
+def _newest_pod(pods: dict[tuple[str, str], Any] | list[Any]) -> str:
+    items = list(pods.values()) if isinstance(pods, dict) else pods
+    return str(max(items, key=lambda p: p["metadata"]["creationTimestamp"])["metadata"]["name"])
 
 
 def _k8s_fake() -> Iterator[Case]:
@@ -42,7 +55,12 @@ def _k8s_fake() -> Iterator[Case]:
     cluster = FakeCluster()
     cluster.stalled_images.add(broken.ref)
     backend = KubernetesBackend(cluster, timeout_s=1.0, poll_s=0.01)
-    yield Case(backend, v1, v2, broken, lambda: None)
+
+    def say() -> str:
+        cluster.write_log(TARGET.environment, _newest_pod(cluster.pods), "pod says hello")
+        return "hello"
+
+    yield Case(backend, v1, v2, broken, lambda: None, say)
 
 
 def _k8s_kmock() -> Iterator[Case]:
@@ -58,7 +76,14 @@ def _k8s_kmock() -> Iterator[Case]:
         conf.host = url
         # kmock 0.8 cannot parse cluster-scoped /api/v1/namespaces/<name> paths.
         api = KubeClusterApi(kubernetes.client.ApiClient(conf), manage_namespaces=False)
-        yield Case(KubernetesBackend(api, timeout_s=1.5, poll_s=0.03), v1, v2, broken, lambda: None)
+
+        def say() -> str:
+            pods = api.list_pods(TARGET.environment, "app.kubernetes.io/name=bankchurn")
+            cluster.write_log(_newest_pod(pods), "kmock pod says hello")
+            return "hello"
+
+        backend = KubernetesBackend(api, timeout_s=1.5, poll_s=0.03)
+        yield Case(backend, v1, v2, broken, lambda: None, say)
 
 
 @pytest.fixture(
@@ -74,7 +99,11 @@ def case(request: pytest.FixtureRequest) -> Iterator[Case]:
         def shorten() -> None:
             backend.ready_timeout_s = 4.0
 
-        yield Case(backend, releases["v1"], releases["v2"], releases["broken"], shorten)
+        def say() -> str:
+            httpx.get(f"{backend.status(TARGET).url}/model_info", timeout=5)
+            return "GET /model_info"
+
+        yield Case(backend, releases["v1"], releases["v2"], releases["broken"], shorten, say)
         return
     factory: dict[str, Callable[[], Iterator[Any]]] = {
         "fake": _fake, "k8s-fake": _k8s_fake, "k8s-kmock": _k8s_kmock,
@@ -127,3 +156,28 @@ def test_unknown_target_is_absent_and_cannot_restart(case: Case) -> None:
     assert case.backend.status(other).state == "absent"
     with pytest.raises(NotFound):
         case.backend.restart(other)
+
+
+def test_address_stays_across_rollouts(case: Case) -> None:
+    """The target's address is reported by status and does not change when a release replaces
+    another (a Kubernetes Service; the local backend's front)."""
+    first = case.backend.deploy(TARGET, case.v1)
+    before = case.backend.status(TARGET).url
+    second = case.backend.deploy(TARGET, case.v2)
+    assert before is not None and first.url == second.url == before
+    assert case.backend.status(TARGET).url == before
+
+
+def test_logs_of_the_serving_release_and_only_newer_lines_after_the_cursor(case: Case) -> None:
+    """logs() reads the serving release's log; passing its cursor back returns just what came
+    after; a target never deployed has no log."""
+    assert case.backend.deploy(TARGET, case.v1).ok
+    first = case.backend.logs(TARGET)
+    assert first.release == case.v1.ref and first.lines and first.source
+    said = case.say()
+    newer = case.backend.logs(TARGET, after=first.cursor)
+    assert any(said in line for line in newer.lines), newer.lines
+    assert first.lines[0] not in newer.lines
+    assert case.backend.logs(TARGET, tail=1).lines == newer.lines[-1:]
+    with pytest.raises(NotFound):
+        case.backend.logs(Target("bankchurn", "staging"))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +20,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from controlplane.adapters.base import Target
 from controlplane.adapters.workload.local import LocalBackend
+from controlplane.adapters.workload.local_process import pid_alive
 from controlplane.app import create_app
 from controlplane.cli.main import app as opsctl
 from controlplane.clock import ManualClock
@@ -144,6 +149,22 @@ def test_real_processes_through_dev_and_staging(local_app) -> None:
         verify = client.get("/v1/audit/verify", headers=bob).json()
         assert verify["ok"] is True
 
+        dev_process = app.state.ctx.workloads.backend.status(Target("bankchurn", "dev"))
+        os.kill(dev_process.details["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while pid_alive(dev_process.details["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        services = {
+            (s["service"], s["environment"]): s
+            for s in client.get("/v1/services", headers=bob).json()
+        }
+        killed = services[("bankchurn", "dev")]
+        assert (killed["status"], killed["url"]) == ("degraded", url)
+        assert (
+            killed["detail"] == f"process {dev_process.details['pid']} exited (killed by SIGKILL)"
+        )
+        assert services[("bankchurn", "staging")]["detail"] is None
+
 
 def test_the_cli_follows_a_rollout_longer_than_its_http_timeout(local_app, tmp_path) -> None:
     """Each HTTP call may take at most 1 s; a real rollout takes several: the CLI still reports
@@ -170,6 +191,16 @@ def test_the_cli_follows_a_rollout_longer_than_its_http_timeout(local_app, tmp_p
         assert broken.exit_code == 1, broken.output
         assert "failed" in broken.stdout and "refusing artifact" in broken.stdout
         assert "last lines of the new process's log" in broken.stdout
+        failed_log = runner.invoke(
+            opsctl,
+            ["logs", "bankchurn", "-e", "dev", "--release", refs["broken"], "-n", "1000"],
+            env=env,
+        )
+        assert failed_log.exit_code == 0 and "refusing artifact" in failed_log.stdout
+        live_log = runner.invoke(opsctl, ["logs", "bankchurn", "--env", "dev", "--json"], env=env)
+        assert json.loads(live_log.stdout)["release"] == refs["good"], live_log.output
+        unknown = runner.invoke(opsctl, ["logs", "fraud", "--env", "dev", "--json"], env=env)
+        assert unknown.exit_code == 1 and "unknown service" in unknown.stdout
         quick = runner.invoke(
             opsctl,
             ["deploy", "bankchurn", "--env", "dev", "--artifact", refs["good"], "--no-wait"],

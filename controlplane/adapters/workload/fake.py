@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from controlplane.adapters.base import Release, RolloutResult, Target, WorkloadStatus
+from controlplane.adapters.base import LogChunk, Release, RolloutResult, Target, WorkloadStatus
 from controlplane.errors import AdapterError, AdapterUnavailable, NotFound
 
 
@@ -27,6 +27,7 @@ class FakeWorkloadBackend:
         self.down = down
         self.slots: dict[Target, _Slot] = {}
         self.calls: list[tuple[str, str, str | None]] = []
+        self.log_lines: dict[Target, list[tuple[str, str]]] = {}  # (release, line), oldest first
 
     def deploy(self, target: Target, release: Release) -> RolloutResult:
         """Switch to `release` unless it is marked never-ready."""
@@ -63,6 +64,33 @@ class FakeWorkloadBackend:
             url=f"fake://{target.key}", details={"restarts": slot.restarts},
         )  # fmt: skip
 
+    def logs(
+        self,
+        target: Target,
+        *,
+        release: str | None = None,
+        tail: int = 100,
+        after: str | None = None,
+    ) -> LogChunk:
+        """Lines the fake "processes" wrote (one per rollout, and write_log); cursor: a count."""
+        self._check("logs", target, release)
+        slot = self.slots.get(target)
+        wanted = release or (slot.release.ref if slot else None)
+        written = self.log_lines.get(target, [])
+        numbered = [(i, line) for i, (ref, line) in enumerate(written) if ref == wanted]
+        if not numbered:
+            raise NotFound(f"no log of {wanted or 'any release'} for {target.key}")
+        start = int(after) if after is not None else 0
+        lines = [(i, line) for i, line in numbered if i >= start]
+        if after is None:
+            lines = lines[-tail:] if tail > 0 else []
+        source = f"fake://{target.key}/{wanted}"
+        return LogChunk(target, wanted, source, [line for _, line in lines], str(len(written)))
+
+    def write_log(self, target: Target, line: str) -> None:
+        """What the serving release of `target` prints next (for tests)."""
+        self.log_lines.setdefault(target, []).append((self._slot(target).release.ref, line))
+
     @property
     def running(self) -> dict[str, str]:
         """What serves per target key (`service/env`), for assertions."""
@@ -83,11 +111,14 @@ class FakeWorkloadBackend:
         self._check(action, target, release.ref)
         slot = self.slots.get(target)
         previous = slot.release.ref if slot else None
+        self.log_lines.setdefault(target, []).append(
+            (release.ref, f"{action}: starting {release.ref}")
+        )
         if release.ref in self.never_ready:
             return RolloutResult(
                 False, target, previous, previous,
                 reason=f"{action} of {release.ref} refused: it never became ready",
-                details={"action": action},
+                details={"action": action, "log_tail": self.log_lines[target][-1][1]},
             )  # fmt: skip
         if slot is None:
             self.slots[target] = slot = _Slot(release)

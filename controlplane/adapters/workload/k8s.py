@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from controlplane.adapters.base import ClusterApi, Release, RolloutResult, Target, WorkloadStatus
+from controlplane.adapters.base import (
+    ClusterApi,
+    LogChunk,
+    Release,
+    RolloutResult,
+    Target,
+    WorkloadStatus,
+)
 from controlplane.adapters.workload import k8s_manifest as m
-from controlplane.errors import AdapterError, NotFound
+from controlplane.errors import AdapterError, InvalidSpec, NotFound
+
+CLOCK_SKEW_S = 5  # asked-for log window margin; lines are then filtered by their own timestamps
 
 
 class KubernetesBackend:
@@ -86,13 +96,49 @@ class KubernetesBackend:
             target, m.release_of(dep), state,
             replicas=int(dep["spec"].get("replicas", 1)),
             ready_replicas=int(status.get("readyReplicas") or 0),
+            url=m.service_url(target, self.namespace(target)),
             since=dep.get("metadata", {}).get("creationTimestamp"),
             details={"namespace": self.namespace(target), "rollout": why},
         )  # fmt: skip
 
+    def logs(
+        self,
+        target: Target,
+        *,
+        release: str | None = None,
+        tail: int = 100,
+        after: str | None = None,
+    ) -> LogChunk:
+        """The newest pod's log of the current release (or of `release`, while its pods exist);
+        with `after` (a cursor `<pod>@<timestamp>`) only the lines stamped later."""
+        ns = self.namespace(target)
+        wanted = release or m.release_of(self._read(target)) or ""
+        pods = [
+            p for p in self.api.list_pods(ns, m.selector(target))
+            if wanted and (m.pod_release(p) or "").startswith(wanted)
+        ]  # fmt: skip
+        if not pods:
+            raise NotFound(f"no pod of {wanted or target.key} in namespace {ns}", {"namespace": ns})
+        pod = max(pods, key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "")
+        name = pod["metadata"]["name"]
+        since = _cursor_time(after)
+        text = self.api.read_pod_log(
+            ns, name, tail_lines=None if after else tail, since_seconds=_window(since)
+        )
+        stamped = [_stamped(line) for line in text.splitlines() if line]
+        if since is not None:
+            stamped = [(ts, line) for ts, line in stamped if _order(ts) > _order(since)]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        last = stamped[-1][0] if stamped else since or now
+        lines = [line for _, line in stamped]
+        if after is None:
+            lines = lines[-tail:] if tail > 0 else []
+        return LogChunk(target, m.pod_release(pod), f"pod/{name}", lines, f"{name}@{last}")
+
     def _rollout(self, target: Target, release: Release, action: str) -> RolloutResult:
         ns, name, started = self.namespace(target), target.service, self._monotonic()
         self.api.ensure_namespace(ns)
+        self.api.ensure_service(ns, m.service_manifest(target, namespace=ns))
         current = self.api.read_deployment(ns, name)
         if current is None:
             manifest = m.deployment_manifest(target, release, namespace=ns, replicas=self.replicas)
@@ -106,8 +152,8 @@ class KubernetesBackend:
         details: dict[str, object] = {"action": action, "namespace": ns}
         if done:
             return RolloutResult(
-                True, target, release.ref, previous_ref, duration_s=self._monotonic() - started,
-                details=details,
+                True, target, release.ref, previous_ref, url=m.service_url(target, ns),
+                duration_s=self._monotonic() - started, details=details,
             )  # fmt: skip
         reason = f"{action} of {release.ref} did not complete: {why}"
         serving: str | None = None
@@ -156,3 +202,34 @@ class KubernetesBackend:
 def _template_patch(current: m.JSON, desired: m.JSON) -> m.JSON:
     """Merge patch for the pod template (it carries the release annotation too)."""
     return {"spec": {"template": m.merge_patch(current, desired)}}
+
+
+def _cursor_time(after: str | None) -> str | None:
+    """The timestamp a `<pod>@<RFC 3339>` cursor carries."""
+    if after is None:
+        return None
+    _, at, stamp = after.rpartition("@")
+    if not at or not stamp[:4].isdigit():
+        raise InvalidSpec(f"{after!r} is not a log cursor", {"field": "after"})
+    return stamp
+
+
+def _window(since: str | None) -> int | None:
+    """Seconds back to `since`, with a margin for clock skew (the API has no sinceTime here)."""
+    if since is None:
+        return None
+    then = datetime.fromisoformat(since.split(".")[0].removesuffix("Z")).replace(tzinfo=UTC)
+    return max(1, math.ceil((datetime.now(UTC) - then).total_seconds()) + CLOCK_SKEW_S)
+
+
+def _stamped(line: str) -> tuple[str, str]:
+    """Split `2026-01-01T00:00:00.123456789Z text` into its timestamp and text."""
+    stamp, _, text = line.partition(" ")
+    return stamp, text
+
+
+def _order(stamp: str) -> tuple[str, int]:
+    """A sortable form of an RFC 3339 timestamp whose fraction may have 0 to 9 digits."""
+    whole, _, fraction = stamp.removesuffix("Z").partition(".")
+    digits = fraction[: len(fraction) - len(fraction.lstrip("0123456789"))]
+    return whole, int((digits + "000000000")[:9])

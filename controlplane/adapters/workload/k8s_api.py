@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from controlplane.errors import AdapterError, AdapterUnavailable
+from controlplane.errors import AdapterError, AdapterUnavailable, NotFound
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -127,6 +127,53 @@ class KubeClusterApi:
                 _request_timeout=self.timeout,
             )  # fmt: skip
             return _json(response)
+
+    def ensure_service(self, namespace: str, body: dict[str, Any]) -> None:
+        """POST the Service; one that exists already (409) is kept as it is."""
+        from kubernetes.client.exceptions import ApiException
+
+        with translated(f"creating service {namespace}/{body['metadata']['name']}"):
+            try:
+                self.core.create_namespaced_service(
+                    namespace,
+                    body,  # type: ignore[arg-type]  # plain dicts are sent as-is
+                    _preload_content=False,
+                    _request_timeout=self.timeout,
+                )
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+
+    def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """GET the pods matching a label selector."""
+        with translated(f"listing pods {selector} in {namespace}"):
+            response = self.core.list_namespaced_pod(
+                namespace, label_selector=selector, _preload_content=False,
+                _request_timeout=self.timeout,
+            )  # fmt: skip
+            items: list[dict[str, Any]] = _json(response).get("items") or []
+            return items
+
+    def read_pod_log(
+        self, namespace: str, name: str, *, tail_lines: int | None, since_seconds: int | None
+    ) -> str:
+        """GET the pod's log with timestamps; a pod gone meanwhile is NotFound."""
+        from kubernetes.client.exceptions import ApiException
+
+        limits: dict[str, Any] = {"tail_lines": tail_lines, "since_seconds": since_seconds}
+        with translated(f"reading the log of pod {namespace}/{name}"):
+            try:
+                response: Any = self.core.read_namespaced_pod_log(
+                    name, namespace, timestamps=True, _preload_content=False,
+                    _request_timeout=self.timeout,
+                    **{k: v for k, v in limits.items() if v is not None},
+                )  # fmt: skip
+            except ApiException as exc:
+                if exc.status == 404:
+                    raise NotFound(f"pod {namespace}/{name} is gone", {"pod": name}) from exc
+                raise
+            text: str = response.data.decode(errors="replace")
+            return text
 
 
 def _json(response: Any) -> dict[str, Any]:

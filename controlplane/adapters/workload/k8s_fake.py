@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controlplane.adapters.workload.k8s_manifest import JSON, apply_merge_patch
@@ -14,7 +17,8 @@ class FakeCluster:
     """A ClusterApi: the API server keeps objects; the controller updates status on reads.
 
     Images listed in `stalled_images` never become available (a crash-looping release), so a
-    rollout of them stays partially updated until the backend gives up and restores.
+    rollout of them stays partially updated until the backend gives up and restores. Each pod
+    template gets one pod, which logs one line as it starts; `write_log` adds more.
     """
 
     def __init__(self, *, reads_per_step: int = 1, down: bool = False) -> None:
@@ -24,6 +28,9 @@ class FakeCluster:
         self.reads_per_step = reads_per_step
         self.down = down
         self.requests: list[tuple[str, str, str]] = []
+        self.services: dict[tuple[str, str], JSON] = {}
+        self.pods: dict[tuple[str, str], JSON] = {}
+        self.pod_logs: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
         self._reads: dict[tuple[str, str], int] = {}
         self._version = 0
         self._lock = threading.Lock()
@@ -74,6 +81,45 @@ class FakeCluster:
             self.objects[(namespace, name)] = new
             return self._stamp(new)
 
+    def ensure_service(self, namespace: str, body: dict[str, Any]) -> None:
+        """Keep the first Service of each name."""
+        self._log("ensure_service", namespace, body["metadata"]["name"])
+        self.services.setdefault((namespace, body["metadata"]["name"]), copy.deepcopy(body))
+
+    def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """Pods in the namespace whose labels match `key=value`."""
+        self._log("list_pods", namespace, selector)
+        key, _, value = selector.partition("=")
+        with self._lock:
+            return [
+                copy.deepcopy(pod) for (ns, _), pod in self.pods.items()
+                if ns == namespace and pod["metadata"]["labels"].get(key) == value
+            ]  # fmt: skip
+
+    def read_pod_log(
+        self, namespace: str, name: str, *, tail_lines: int | None, since_seconds: int | None
+    ) -> str:
+        """Timestamped lines like the kubelet serves them."""
+        self._log("read_pod_log", namespace, name)
+        with self._lock:
+            if (namespace, name) not in self.pod_logs:
+                raise AdapterError(f"pod {namespace}/{name} not found")
+            lines = list(self.pod_logs[(namespace, name)])
+        if since_seconds is not None:
+            lines = [
+                (t, x)
+                for t, x in lines
+                if t >= datetime.now(UTC) - timedelta(seconds=since_seconds)
+            ]
+        if tail_lines is not None:
+            lines = lines[-tail_lines:] if tail_lines > 0 else []
+        return "".join(f"{t.strftime('%Y-%m-%dT%H:%M:%S.%fZ')} {x}\n" for t, x in lines)
+
+    def write_log(self, namespace: str, pod: str, line: str) -> None:
+        """What a pod prints next (for tests)."""
+        with self._lock:
+            self.pod_logs[(namespace, pod)].append((datetime.now(UTC), line))
+
     def _reconcile(self, obj: JSON) -> None:
         """One controller step: settle the rollout, or leave a stalled image half rolled out."""
         want = int(obj["spec"].get("replicas", 1))
@@ -86,6 +132,26 @@ class FakeCluster:
         else:
             status.update(replicas=want, updatedReplicas=want, availableReplicas=want)
             status["readyReplicas"] = want
+        self._run_pods(obj, keep_old=image in self.stalled_images and want > 0)
+
+    def _run_pods(self, obj: JSON, *, keep_old: bool) -> None:
+        """One pod for the current template; the old template's pods go once it is rolled out."""
+        namespace, template = obj["metadata"]["namespace"], obj["spec"]["template"]
+        digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+        name = f"{obj['metadata']['name']}-{digest}"
+        owner = obj["metadata"]["name"]
+        if not keep_old:
+            for key in [k for k, p in self.pods.items() if p["metadata"]["owner"] == owner]:
+                if key != (namespace, name) and key[0] == namespace:
+                    del self.pods[key]
+        if (namespace, name) in self.pods:
+            return
+        meta = copy.deepcopy(template.get("metadata") or {})
+        meta.update(name=name, namespace=namespace, owner=owner)
+        meta["creationTimestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.pods[(namespace, name)] = {"metadata": meta, "status": {"phase": "Running"}}
+        image = template["spec"]["containers"][0]["image"]
+        self.pod_logs[(namespace, name)] = [(datetime.now(UTC), f"starting {image}")]
 
     def _stamp(self, obj: JSON) -> JSON:
         self._version += 1

@@ -11,6 +11,7 @@ RELEASE_ANNOTATION = "controlplane.mlops/release"
 RESTARTED_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 MANAGED_BY = "mlops-controlplane"
 CONTAINER_PORT = 8000
+SERVICE_PORT = 80
 
 JSON = dict[str, Any]
 
@@ -46,6 +47,25 @@ def deployment_manifest(target: Target, release: Release, *, namespace: str, rep
     }
 
 
+def service_manifest(target: Target, *, namespace: str) -> JSON:
+    """A ClusterIP Service over the target's pods: the address that stays while pods change."""
+    labels = {"app.kubernetes.io/name": target.service, "app.kubernetes.io/managed-by": MANAGED_BY}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": target.service, "namespace": namespace, "labels": labels},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": target.service},
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
+        },
+    }
+
+
+def service_url(target: Target, namespace: str) -> str:
+    """The Service's in-cluster address (port 80)."""
+    return f"http://{target.service}.{namespace}.svc.cluster.local"
+
+
 def release_template(template: JSON, target: Target, release: Release) -> JSON:
     """`template` with the service container's image, MODEL_VERSION and release annotation set."""
     out = copy.deepcopy(template)
@@ -58,6 +78,16 @@ def release_template(template: JSON, target: Target, release: Release) -> JSON:
     env = [e for e in container.get("env") or [] if e.get("name") != "MODEL_VERSION"]
     container["env"] = [*env, {"name": "MODEL_VERSION", "value": version}]
     return out
+
+
+def selector(target: Target) -> str:
+    """The label selector of the target's pods."""
+    return f"app.kubernetes.io/name={target.service}"
+
+
+def pod_release(pod: JSON) -> str | None:
+    """The release a pod runs (its template's annotation, copied onto the pod)."""
+    return ((pod.get("metadata") or {}).get("annotations") or {}).get(RELEASE_ANNOTATION)
 
 
 def release_of(deployment: JSON) -> str | None:

@@ -11,12 +11,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from controlplane.adapters.base import Release, RolloutResult, Target, WorkloadStatus
+from controlplane.adapters.base import LogChunk, Release, RolloutResult, Target, WorkloadStatus
+from controlplane.adapters.workload import local_front as front
+from controlplane.adapters.workload import local_logs as logs
 from controlplane.adapters.workload import local_process as proc
 from controlplane.adapters.workload.local_state import Instance, StateFile, TargetState, port_free
 from controlplane.errors import AdapterError, NotFound
 
 CommandFactory = Callable[[Target, Release, int], list[str]]
+FRONT_START_S = 15.0
 
 
 @contextmanager
@@ -33,7 +36,10 @@ def _translated(target: Target) -> Iterator[None]:
 
 
 class LocalBackend:
-    """Blue/green rollouts of service processes; state on disk lets a restarted plane adopt them."""
+    """Blue/green rollouts of service processes behind one fixed address per target (its front).
+
+    State on disk lets a restarted plane adopt the processes and fronts that still run.
+    """
 
     name = "local"
 
@@ -95,36 +101,60 @@ class LocalBackend:
             ts = self.state.load().get(target.key)
             if ts is None:
                 raise NotFound(f"nothing deployed for {target.key}")
-            if ts.active:
-                self._stop(ts.active.pid)
 
             def stopped(ts: TargetState) -> None:
                 ts.active, ts.replicas = None, 0
 
             self._update(target, stopped)
+            if ts.front_port is not None:  # the address stays, answering 503 at once
+                front.serving(ts.front_port, reload=True)
+            if ts.active:
+                self._stop(ts.active.pid)
         return self.status(target)
 
     def status(self, target: Target) -> WorkloadStatus:
-        """Report the recorded release and whether its process is alive and ready."""
+        """The recorded release at the target's address; when it is not running, say why."""
         with _translated(target):
             ts = self.state.load().get(target.key)
         if ts is None or ts.release is None:
             return WorkloadStatus(target, None, "absent")
-        ref = ts.release["ref"]
-        inst = ts.active
+        ref, inst = ts.release["ref"], ts.active
+        address = _url(ts.front_port) if ts.front_port else None
         if inst is None or not proc.pid_alive(inst.pid):
-            state = "stopped" if ts.replicas == 0 else "degraded"
-            return WorkloadStatus(target, ref, state, replicas=ts.replicas, details={"pid": None})
-        url = _url(inst.port)
-        ready = proc.probe(url, "/ready")
+            if ts.replicas == 0:
+                return WorkloadStatus(target, ref, "stopped", url=address, details={"pid": None})
+            why = proc.exited_how(inst.pid) if inst else f"no process is running {ref}"
+            down = {"pid": None, "reason": why, **logs.details(logs.newest(ts, inst))}
+            return WorkloadStatus(target, ref, "degraded", 1, url=address, details=down)
+        ready = proc.probe(_url(inst.port), "/ready")
+        details: dict[str, object] = {
+            "pid": inst.pid, "port": inst.port, "log": inst.log, "backend_url": _url(inst.port),
+            "front_pid": ts.front_pid,
+        }  # fmt: skip
+        reason = _not_serving(ts, inst, ready)
+        if reason is not None:
+            details |= {"reason": reason, **logs.details(inst.log)}
         return WorkloadStatus(
-            target, ref, "running" if ready else "degraded", replicas=1,
-            ready_replicas=int(ready), url=url, since=inst.since,
-            details={"pid": inst.pid, "port": inst.port, "log": inst.log},
+            target, ref, "degraded" if reason else "running", replicas=1,
+            ready_replicas=int(ready), url=address, since=inst.since, details=details,
         )  # fmt: skip
 
+    def logs(
+        self,
+        target: Target,
+        *,
+        release: str | None = None,
+        tail: int = 100,
+        after: str | None = None,
+    ) -> LogChunk:
+        """The last `tail` lines of the active process's log (or of `release`'s newest log), or
+        with `after` (a cursor `<log file>:<offset>`) the complete lines written since then."""
+        with _translated(target):
+            ts = self.state.load().get(target.key)
+            return logs.chunk(ts, target, release, tail=tail, after=after)
+
     def start(self) -> dict[str, str]:
-        """Adopt live recorded processes, restart dead ones; say what happened per target."""
+        """Adopt live recorded fronts and processes, restart dead ones; say what happened."""
         with self._lock:
             targets = self.state.load()
         actions: dict[str, str] = {}
@@ -132,35 +162,51 @@ class LocalBackend:
             target = Target(*key.split("/", 1))
             if ts.pending is not None:
                 self._stop(ts.pending.pid)
-            if ts.release is None or ts.replicas == 0:
+            if ts.release is None:
                 actions[key] = "stopped"
-            elif ts.active and proc.pid_alive(ts.active.pid) and _healthy(ts.active.port):
-                actions[key] = "adopted"
-            else:
-                result = self._rollout(target, Release.from_json(ts.release), "recover")
-                actions[key] = "restarted" if result.ok else f"failed: {result.reason}"
+                continue
+            try:
+                with self._target_lock(target), _translated(target):
+                    self._front(target)
+            except AdapterError as exc:
+                actions[key] = f"failed: {exc.message}"
+                continue
+            actions[key] = self._start_one(target, ts)
         return actions
 
     def stop_all(self) -> int:
-        """Stop every process, all at once and for good (plane shutdown); return how many ran.
+        """Stop every process and front, all at once and for good (plane shutdown).
 
-        Bounded by one grace period however many run; the recorded releases restart on the next
-        start of the plane, but nothing more starts from this backend.
+        Bounded by one grace period however many run; returns how many ran. The recorded
+        releases and fronts (on the same ports) start again with the plane; nothing more starts
+        from this backend.
         """
         with self._lock:
             self._stopped = True
             targets = self.state.load()
             recorded = {i.pid for ts in targets.values() for i in (ts.active, ts.pending) if i}
-            pids = recorded | set(self._children)
+            fronts = {ts.front_pid for ts in targets.values() if ts.front_pid is not None}
+            pids = recorded | fronts | set(self._children)
             running = sum(proc.pid_alive(pid) for pid in pids)
             proc.stop(*pids, grace_s=self.stop_grace_s)  # a dead leader may leave its group
             for ts in targets.values():
                 ts.active = ts.pending = None
+                ts.front_pid = None
             self.state.save(targets)
             for child in self._children.values():
                 child.poll()
             self._children.clear()
         return running
+
+    def _start_one(self, target: Target, ts: TargetState) -> str:
+        """Adopt the recorded process when it still serves, else run the recorded release."""
+        if ts.replicas == 0:
+            return "stopped"
+        if ts.active and proc.pid_alive(ts.active.pid) and _healthy(ts.active.port):
+            return "adopted"
+        assert ts.release is not None
+        result = self._rollout(target, Release.from_json(ts.release), "recover")
+        return "restarted" if result.ok else f"failed: {result.reason}"
 
     def _recorded_release(self, target: Target) -> Release:
         ts = self.state.load().get(target.key)
@@ -169,31 +215,27 @@ class LocalBackend:
         return Release.from_json(ts.release)
 
     def _rollout(self, target: Target, release: Release, action: str) -> RolloutResult:
+        """Start beside the live process, switch the front once ready, then stop the old one.
+
+        The result's url is the target's stable address: the switch has happened by then, so
+        that is where the new release answers (its own address is details["backend_url"]).
+        """
         started = time.monotonic()
         with self._target_lock(target), _translated(target):
+            address = self._front(target)
             with self._lock:
                 targets = self.state.load()
-                ports = self.state.allocate_ports(targets, target.key)
                 ts = targets[target.key]
                 live = ts.active if ts.active and proc.pid_alive(ts.active.pid) else None
                 previous = ts.release["ref"] if ts.release else None
-                port = self._standby_port(targets, ts, live, ports)
-                instance = self._launch(target, release, port, ts)
+                instance = self._launch(target, release, self.state.instance_port(targets), ts)
                 self.state.save(targets)
+            url = _url(instance.port)
             why = proc.wait_ready(
-                _url(port), lambda: not proc.pid_alive(instance.pid), self.ready_timeout_s
+                url, lambda: not proc.pid_alive(instance.pid), self.ready_timeout_s
             )
             if why is not None:
-                self._stop(instance.pid)
-                self._update(target, lambda ts: setattr(ts, "pending", None))
-                serving = previous if live else None
-                return RolloutResult(
-                    False, target, serving, previous, duration_s=time.monotonic() - started,
-                    reason=f"{action} of {release.ref} refused: {why}; "
-                    + (f"{serving} keeps serving" if serving else "nothing is serving"),
-                    details={"action": action, "log": instance.log,
-                             "log_tail": proc.log_tail(Path(instance.log))},
-                )  # fmt: skip
+                return self._refuse(target, release, action, instance, live, previous, started)
 
             def switch(ts: TargetState) -> None:
                 ts.active, ts.pending, ts.release, ts.replicas = (
@@ -204,14 +246,92 @@ class LocalBackend:
                 )
                 ts.history = [*ts.history, release.ref][-20:]
 
-            self._update(target, switch)  # switch first: from here on the new process serves
+            self._update(target, switch)
+            self._route(target, instance.port)  # the front serves the new one before the old stops
             if live is not None:
                 self._stop(live.pid)
         return RolloutResult(
-            True, target, release.ref, previous, url=_url(port),
+            True, target, release.ref, previous, url=address,
             duration_s=time.monotonic() - started,
-            details={"action": action, "pid": instance.pid, "port": port, "log": instance.log},
+            details={"action": action, "pid": instance.pid, "port": instance.port,
+                     "backend_url": url, "log": instance.log},
         )  # fmt: skip
+
+    def _refuse(
+        self,
+        target: Target,
+        release: Release,
+        action: str,
+        instance: Instance,
+        live: Instance | None,
+        previous: str | None,
+        started: float,
+    ) -> RolloutResult:
+        """Stop the instance that never got ready; say why, with the end of its log."""
+        exited = not proc.pid_alive(instance.pid)
+        tail = proc.log_tail(Path(instance.log))  # before stopping: shutdown lines say nothing
+        self._stop(instance.pid)
+        self._update(target, lambda ts: setattr(ts, "pending", None))
+        if exited:
+            why = f"{proc.exited_how(instance.pid)} before it became ready"
+        else:
+            why = f"/ready did not answer 200 within {self.ready_timeout_s:g}s"
+        last = proc.telling_line(tail)
+        serving = previous if live else None
+        return RolloutResult(
+            False, target, serving, previous, duration_s=time.monotonic() - started,
+            reason=f"{action} of {release.ref} refused: {why}; its log says: {last}; "
+            + (f"{serving} keeps serving" if serving else "nothing is serving"),
+            details={"action": action, "log": instance.log, "log_tail": tail},
+        )  # fmt: skip
+
+    def _front(self, target: Target) -> str:
+        """Make sure the target's front runs on its fixed port (adopt or start it); its URL."""
+        with self._lock:
+            targets = self.state.load()
+            port = self.state.front_port(targets, target.key)
+            recorded = targets[target.key].front_pid
+            self.state.save(targets)
+        info = front.serving(port)
+        if info is not None and info["target"] == target.key:
+            if info["pid"] != recorded:
+                self._update(target, lambda ts: setattr(ts, "front_pid", info["pid"]))
+            return _url(port)
+        if recorded is not None:
+            self._stop(recorded)
+        if self._stopped:
+            raise AdapterError(f"not starting {target.key}: the local backend has been stopped")
+        if not port_free(port):
+            raise AdapterError(
+                f"the address of {target.key}, {_url(port)}, is taken by another process",
+                {"target": target.key, "port": port},
+            )
+        log = self.directory / "logs" / f"{target.service}-{target.environment}-front.log"
+        child = proc.spawn(front.command(self.directory, target.key, port), log)
+        self._children[child.pid] = child
+        self._update(target, lambda ts: setattr(ts, "front_pid", child.pid))
+        if not front.wait_serving(port, lambda: proc.pid_alive(child.pid), FRONT_START_S):
+            self._stop(child.pid)
+            raise AdapterError(
+                f"the front of {target.key} did not start on {_url(port)}: "
+                f"{proc.log_tail(log, 5) or proc.exited_how(child.pid)}",
+                {"target": target.key, "log": str(log)},
+            )
+        return _url(port)
+
+    def _route(self, target: Target, port: int) -> None:
+        """Have the front re-read the state and confirm it now forwards to `port`."""
+        ts = self.state.load()[target.key]
+        assert ts.front_port is not None
+        info = front.serving(ts.front_port, reload=True)
+        if info is None:  # the front died: a fresh one reads the new state as it starts
+            self._front(target)
+            info = front.serving(ts.front_port)
+        if info is None or info["port"] != port:
+            raise AdapterError(
+                f"the front of {target.key} did not switch to port {port}: it serves {info}",
+                {"target": target.key},
+            )
 
     def _update(self, target: Target, change: Callable[[TargetState], None]) -> None:
         """Change one target on disk under the state lock, so targets never clobber each other."""
@@ -224,32 +344,18 @@ class LocalBackend:
         with self._lock:
             return self._target_locks.setdefault(target.key, threading.Lock())
 
-    def _standby_port(
-        self,
-        targets: dict[str, TargetState],
-        ts: TargetState,
-        live: Instance | None,
-        ports: list[int],
-    ) -> int:
-        """The target's port that the live instance does not use; re-allocated if squatted."""
-        index = 1 if live is not None and live.port == ports[0] else 0
-        if not port_free(ports[index]):
-            ports.pop(index)
-            key = next(k for k, v in targets.items() if v is ts)
-            self.state.allocate_ports(targets, key)
-            index = len(ports) - 1
-        return ports[index]
-
     def _launch(self, target: Target, release: Release, port: int, ts: TargetState) -> Instance:
         if self._stopped:
             raise AdapterError(f"not starting {target.key}: the local backend has been stopped")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         log = self.directory / "logs" / f"{target.service}-{target.environment}-{stamp}-{port}.log"
         env = {"MODEL_VERSION": release.model_version or "", "CONTROLPLANE_RELEASE": release.ref}
+        env["PYTHONUNBUFFERED"] = "1"  # log lines reach the file (and `opsctl logs`) as written
         child = proc.spawn(self.command(target, release, port), log, env)
         self._children[child.pid] = child
         since = datetime.now(UTC).isoformat(timespec="seconds")
         ts.pending = Instance(release.to_json(), child.pid, port, since, str(log))
+        ts.record_log(ts.pending)
         return ts.pending
 
     def _stop(self, pid: int) -> None:
@@ -265,3 +371,15 @@ def _url(port: int) -> str:
 
 def _healthy(port: int) -> bool:
     return proc.probe(_url(port), "/health")
+
+
+def _not_serving(ts: TargetState, inst: Instance, ready: bool) -> str | None:
+    """Why the live process does not serve at the target's address, or None when it does."""
+    if not ready:
+        return f"/ready of process {inst.pid} on port {inst.port} does not answer 200"
+    if ts.front_pid is None or not proc.pid_alive(ts.front_pid):
+        return (
+            f"the front at {_url(ts.front_port or 0)} is not running (the plane starts it again); "
+            f"the release answers only at {_url(inst.port)}"
+        )
+    return None

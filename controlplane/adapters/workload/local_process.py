@@ -14,6 +14,11 @@ from pathlib import Path
 import httpx
 
 READY_POLL_S = 0.1
+PROBE_ACCESS = re.compile(r'"GET /(ready|health) HTTP/[\d.]+"')
+ERROR_WORDS = re.compile(r"error|exception|traceback|refus", re.IGNORECASE)
+
+# Exit codes of children this process reaped in pid_alive (waitpid leaves none for Popen).
+_exit_codes: dict[int, int] = {}
 
 
 def spawn(
@@ -22,7 +27,7 @@ def spawn(
     """Start `argv` in its own session (so stop() reaches its children), output to a log file."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        return subprocess.Popen(
+        child = subprocess.Popen(
             argv,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -30,14 +35,14 @@ def spawn(
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
+    _exit_codes.pop(child.pid, None)  # a reused pid: the old code is not this process's
+    return child
 
 
 def pid_alive(pid: int) -> bool:
     """True when `pid` exists and is not a zombie waiting to be reaped."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-        if reaped == pid:
-            return False
+    if _reap(pid):
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -49,6 +54,36 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _reap(pid: int) -> bool | None:
+    """Reap `pid` if it is our exited child, keeping its exit code: True when reaped now, False
+    while it runs, None when it is not (or no longer) our child."""
+    try:
+        reaped, status = os.waitpid(pid, os.WNOHANG)
+    except OSError:  # ChildProcessError: not our child (or reaped elsewhere)
+        return None
+    if reaped != pid:
+        return False
+    _exit_codes[pid] = os.waitstatus_to_exitcode(status)
+    return True
+
+
+def exited_how(pid: int, wait_s: float = 1.0) -> str:
+    """`process 12 exited (code 1)`, or `(killed by SIGKILL)`; vaguer for a process not ours.
+
+    Waits a moment for a child that is a zombie already: its leader cannot be reaped until its
+    other threads are gone too, so its exit code comes a little after it stopped answering.
+    """
+    deadline = time.monotonic() + wait_s
+    while _reap(pid) is False and time.monotonic() < deadline:
+        time.sleep(0.02)
+    code = _exit_codes.get(pid)
+    if code is None:
+        return f"process {pid} is no longer running"
+    if code < 0:
+        return f"process {pid} exited (killed by {signal.Signals(-code).name})"
+    return f"process {pid} exited (code {code})"
 
 
 def probe(url: str, path: str, timeout_s: float = 1.0) -> bool:
@@ -91,16 +126,19 @@ def stop(*pids: int, grace_s: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-# Access-log lines of the plane's own probes: while a release fails to get ready they fill the
-# log, and would push the line that says why out of any tail.
-_PROBE_LINE = re.compile(r'"(GET|HEAD) /(ready|health|metrics) HTTP/')
-
-
 def log_tail(path: Path, lines: int = 15) -> str:
-    """The last lines of a process log, without the plane's probe noise, for failure reasons."""
+    """The last lines of a process log, for failure reasons; our own probes' access lines are
+    left out, as polling /ready every 100 ms would otherwise push out the line that says why."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return ""
-    kept = [line for line in text.splitlines() if not _PROBE_LINE.search(line)]
+    kept = [line for line in text.splitlines() if not PROBE_ACCESS.search(line)]
     return "\n".join(kept[-lines:])
+
+
+def telling_line(tail: str) -> str:
+    """The line of a log tail most likely to say why: the last error, else the last line."""
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    errors = [line for line in lines if ERROR_WORDS.search(line)]
+    return (errors or lines or ["(empty)"])[-1]
