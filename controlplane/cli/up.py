@@ -173,7 +173,11 @@ def _stop_everything(app: FastAPI, stop_services: Stop | None, writer: int | Non
         count = stop_services() if stop_services is not None else None
     finally:
         ctx.close()
-    done = [] if count is None else [f"{count} service process{'es' * (count != 1)} stopped"]
+    done = (
+        []
+        if count is None
+        else [f"{count} process{'es' * (count != 1)} (services and their fronts) stopped"]
+    )
     if writer is not None:
         done.append(f"audit writer (pid {writer}) stopped")
     return ", ".join(done) or "nothing else was running"

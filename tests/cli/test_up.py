@@ -228,7 +228,10 @@ def test_a_stop_signal_stops_the_plane_the_audit_writer_and_every_service(
         left = {pid: cmd for pid, cmd in before.items() if pid_alive(pid)}
         assert left == {}, f"still running after {sig.name} to the plane: {left}"
         assert code == 0, plane.stderr()
-        stopped = f"control plane stopped ({sig.name}): {len(KNOWN_SERVICES)} service processes"
+        stopped = (
+            f"control plane stopped ({sig.name}): {2 * len(KNOWN_SERVICES)} processes "
+            "(services and their fronts)"
+        )
         assert stopped in plane.stderr()
         assert f"audit writer (pid {writers[0]}) stopped" in plane.stderr()
     finally:
