@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -33,6 +33,7 @@ from controlplane.handoff.models import DeploymentRequest
 from controlplane.policy.models import Environment
 
 router = APIRouter(prefix="/v1", tags=["deployments"])
+KNOWN_SERVICE_PATTERN = "^(" + "|".join(KNOWN_SERVICES) + ")$"
 
 
 @router.post(
@@ -129,7 +130,7 @@ def list_services(
 
 @router.get("/services/{service}/{environment}/logs", response_model=ServiceLogs)
 def service_logs(
-    service: str,
+    service: Annotated[str, Path(pattern=KNOWN_SERVICE_PATTERN, description="A managed service.")],
     environment: Environment,
     workloads: WorkloadsDep,
     _: Operator,
