@@ -12,9 +12,8 @@ from sqlmodel import Session, col, select
 
 from controlplane import db
 from controlplane.adapters.base import RolloutResult, Target
-from controlplane.adapters.workload.local_process import telling_line
 from controlplane.approval import service as approvals
-from controlplane.audit.redact import redact
+from controlplane.audit.redact import redact, redact_text
 from controlplane.deploy import service as deployments
 from controlplane.deploy import states
 from controlplane.deploy.models import Deployment
@@ -158,13 +157,13 @@ class Executor:
             states.move(dep, DeploymentStatus.ROLLED_BACK if restored else DeploymentStatus.FAILED)
             dep.cause = failure_cause(result, health, "health")
             dep.failure_reason = _reason(
-                f"health check failed: {health.get('reason', 'unhealthy')}", dep.cause
+                f"health check failed: {health.get('reason', 'unhealthy')}"
             )
         else:
             states.move(dep, DeploymentStatus.FAILED)
             dep.cause = failure_cause(result, health, "rollout")
             dep.failure_reason = _reason(
-                f"rollout failed, previous release kept serving: {result.reason}", dep.cause
+                f"rollout failed, previous release kept serving: {result.reason}"
             )
         session.add(dep)
         self._record(session, dep, result, actor)
@@ -253,9 +252,7 @@ def failure_cause(result: RolloutResult, health: dict[str, object], stage: str) 
     return dict(redact(cause))  # process logs may print secrets; none is stored
 
 
-def _reason(headline: str, cause: dict[str, Any]) -> str:
-    """The headline plus the log line that most likely names the real cause."""
-    tail = str(cause.get("log_tail") or "")
-    line = telling_line(tail) if tail.strip() else ""
-    text = f"{headline}; the process's log says: {line}" if line else headline
-    return text[:2000]
+def _reason(headline: str) -> str:
+    """A failure reason as stored: the backend's reason quotes the process's log, so it is
+    redacted like the cause, and cut to the column's size."""
+    return redact_text(headline)[:2000]

@@ -25,12 +25,14 @@ DEFAULT_SOAK: dict[Environment, timedelta] = {
 }
 
 
-def require_known_service(service: str | None, field: str = "body.service") -> None:
+def require_known_service(service: str | None) -> None:
     """Refuse a service the plane does not manage: a 422 naming the field and the known ones,
     shaped like every other invalid field (details.errors)."""
     if service is not None and service not in _KNOWN:
         reason = f"unknown service {service!r}; expected one of {', '.join(KNOWN_SERVICES)}"
-        raise InvalidRequest(f"{field}: {reason}", {"errors": [{"field": field, "reason": reason}]})
+        raise InvalidRequest(
+            f"body.service: {reason}", {"errors": [{"field": "body.service", "reason": reason}]}
+        )
 
 
 def _require_aware(name: str, value: datetime | None) -> None:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from controlplane.adapters.base import RELEASE_REF, Target
 from controlplane.audit.redact import redact_text
 from controlplane.deploy import service as deployments
-from controlplane.deploy.facts import KNOWN_SERVICES, require_known_service
+from controlplane.deploy.facts import KNOWN_SERVICES
 from controlplane.deploy.models import (
     DeploymentPublic,
     DeploymentsPublic,
@@ -142,7 +142,6 @@ def service_logs(
 ) -> ServiceLogs:
     """A service's log: its current process, or the newest of `release` (a failed rollout's
     too); with `after`, only what was written since (how `opsctl logs --follow` reads)."""
-    require_known_service(service, field="path.service")
     chunk = workloads.backend.logs(
         Target(service, environment.value), release=release, tail=tail, after=after
     )

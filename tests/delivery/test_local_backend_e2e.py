@@ -121,7 +121,7 @@ def test_real_processes_through_dev_and_staging(local_app) -> None:
         assert "previous release kept serving" in broken["failure_reason"]
         # The cause is where people look: the new process's own last words, not only a timeout.
         assert "refusing artifact" in broken["cause"]["log_tail"], broken["cause"]
-        assert "the process's log says: ERROR" in broken["failure_reason"]
+        assert "its log says: ERROR" in broken["failure_reason"]
         assert '"GET /ready' not in broken["cause"]["log_tail"]  # the plane's probes are noise
         record = client.get(
             "/v1/audit?operation=deploy.execute&result=failure", headers=bob
@@ -200,7 +200,9 @@ def test_the_cli_follows_a_rollout_longer_than_its_http_timeout(local_app, tmp_p
         live_log = runner.invoke(opsctl, ["logs", "bankchurn", "--env", "dev", "--json"], env=env)
         assert json.loads(live_log.stdout)["release"] == refs["good"], live_log.output
         unknown = runner.invoke(opsctl, ["logs", "fraud", "--env", "dev", "--json"], env=env)
-        assert unknown.exit_code == 1 and "unknown service" in unknown.stdout
+        error = json.loads(unknown.stdout)["error"]  # refused by the path's schema: 422
+        assert unknown.exit_code == 1 and error["code"] == "invalid_request"
+        assert error["message"].startswith("path.service") and "bankchurn" in error["message"]
         quick = runner.invoke(
             opsctl,
             ["deploy", "bankchurn", "--env", "dev", "--artifact", refs["good"], "--no-wait"],
