@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 import httpx
 
 from controlplane.client_types import (
+    RUNNING,
     ActionOut,
     ActionsOut,
     ApprovalOut,
@@ -54,7 +55,6 @@ from controlplane.errors import (
     all_error_classes,
 )
 
-RUNNING = frozenset({"approved", "executing"})  # deployment statuses the plane is working on
 DEFAULT_URL = "http://127.0.0.1:8700"
 DEFAULT_TIMEOUT_S = 10.0
 START_HINT = "is the plane running? start it with `opsctl up`"
@@ -89,13 +89,10 @@ def _timeout_from(env: Mapping[str, str], default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
+        value = 0.0
+    if not value > 0:  # also NaN
         raise InvalidRequest(
-            f"CONTROLPLANE_TIMEOUT={raw!r} is not a number of seconds",
-            {"field": "CONTROLPLANE_TIMEOUT", "reason": "expected seconds, e.g. 10 or 2.5"},
-        ) from None
-    if value <= 0:
-        raise InvalidRequest(
-            "CONTROLPLANE_TIMEOUT must be more than 0 seconds",
+            f"CONTROLPLANE_TIMEOUT={raw!r} is not a number of seconds above 0",
             {"field": "CONTROLPLANE_TIMEOUT", "reason": "expected seconds, e.g. 10 or 2.5"},
         )
     return value

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+# Deployment statuses the plane is still working on (its worker rolls them out).
+RUNNING = frozenset({"approved", "executing"})
+
 
 class SignalOut(TypedDict):
     """A signal reading (also the shape inside a decision, plus applies/counted/note there)."""

@@ -19,7 +19,6 @@ from controlplane.audit.signing import Signer
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.context import AppContext
-from controlplane.deploy.executor import Executor
 from controlplane.governance.service import Door
 from controlplane.identity import service as identity
 from controlplane.identity.models import Principal
@@ -64,7 +63,6 @@ SignalsDep = Annotated[SignalService, Depends(_part("signals"))]
 SettingsDep = Annotated[Settings, Depends(_part("settings"))]
 SignerDep = Annotated[Signer, Depends(_part("signer"))]
 WorkloadsDep = Annotated[Workloads, Depends(_part("workloads"))]
-ExecutorDep = Annotated[Executor, Depends(_part("executor"))]
 ReadEngineDep = Annotated[Engine, Depends(_part("read_engine"))]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from controlplane.client_types import RUNNING
 from controlplane.deploy.facts import AuditTrust, FreezeWindow, GateContext, ReleaseFact
 from controlplane.handoff import attest
 from controlplane.handoff.models import DeploymentRequest, SecurityAuditResult
@@ -320,8 +321,6 @@ def decide_for(
 
 # ---- following a deployment the plane runs off the request ---------------------------------
 
-RUNNING = frozenset({"approved", "executing"})
-
 
 def settled(
     http: Any, headers: dict[str, str], dep: dict[str, Any], timeout_s: float = 60.0
@@ -345,10 +344,11 @@ def settled(
 
 
 @contextmanager
-def served(app: Any) -> Iterator[str]:
+def served(app: Any, *, worker: bool = True, log_level: str = "warning") -> Iterator[str]:
     """Serve an app over real HTTP on a free loopback port in a thread; yield its base URL.
 
-    The app's lifespan is not run (the test owns the app); its deployment worker is started.
+    The app's lifespan is not run (the test owns the app); its deployment worker is started
+    unless `worker` is False.
     """
     import socket
     import threading
@@ -359,8 +359,9 @@ def served(app: Any) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    app.state.ctx.worker.start()  # the lifespan's background work that clients follow
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="off"))
+    if worker:
+        app.state.ctx.worker.start()  # the lifespan's background work that clients follow
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -9,7 +9,7 @@ details as indented `key: value` lines. Kept light (typer and the stdlib only) s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
@@ -209,6 +209,19 @@ def stop_if_pending(out: Any, json_out: bool) -> None:
             err=True,
         )
     raise typer.Exit(EXIT_PENDING)
+
+
+def show_record(
+    record: Mapping[str, Any], json_out: bool, head: str, shown: Sequence[str] = ()
+) -> None:
+    """One record of a `show`: the JSON as the API sent it, or a head line and every field
+    the head did not show (`shown`) as indented lines."""
+    if json_out:
+        emit_json(record)
+        return
+    typer.echo(head)
+    rest = {k: v for k, v in record.items() if k not in shown}
+    typer.echo("\n".join(detail_lines(rest, indent=2)))
 
 
 def emit_json(obj: Any) -> None:

@@ -15,12 +15,11 @@ from controlplane.cli._common import JsonOpt, emit_json, mode_style, plane, shor
 from controlplane.cli.deploy import outcome_text, when
 from controlplane.cli.follow import (
     DEFAULT_TIMEOUT_S,
-    RUNNING,
     NoWaitOpt,
     TimeoutOpt,
     exit_code,
     follow,
-    still_running_note,
+    note_if_still_running,
 )
 from controlplane.cli.grammar import by_prefix, noun
 
@@ -145,10 +144,10 @@ def approve(
         )
         if follow_up:
             typer.echo(follow_up)
-        if dep is not None and dep["status"] in RUNNING and not no_wait:
-            typer.echo(still_running_note(dep), err=True)
-    code = exit_code(dep) if dep is not None else 0
-    if code and not (no_wait and dep is not None and dep["status"] in RUNNING):
+        if dep is not None and not no_wait:
+            note_if_still_running(dep)
+    code = exit_code(dep, accepted_ok=no_wait) if dep is not None else 0
+    if code:
         raise typer.Exit(code)
 
 

@@ -12,10 +12,10 @@ from controlplane.cli._common import (
     EXIT_REFUSED,
     JsonOpt,
     ServiceOpt,
-    detail_lines,
     emit_json,
     fail,
     plane,
+    show_record,
     table,
 )
 from controlplane.cli.grammar import EnvFilterOpt, env_name, noun
@@ -80,7 +80,7 @@ def list_records(
 
 
 @app.command("show")
-def show_record(
+def show_audit_record(
     seq: Annotated[int, typer.Argument(help="Record number (SEQ as `audit list` prints it).")],
     json_out: JsonOpt = False,
 ) -> None:
@@ -90,12 +90,8 @@ def show_record(
         record = next((r for r in page["data"] if r["seq"] == seq), None)
         if record is None:
             raise NotFound(f"no audit record {seq}")
-    if json_out:
-        emit_json(record)
-        return
-    typer.echo(f"audit record {record['seq']}: {record['operation']} -> {record['result']}")
-    rest = {k: v for k, v in record.items() if k not in ("seq", "operation", "result")}
-    typer.echo("\n".join(detail_lines(rest, indent=2)))
+    head = f"audit record {record['seq']}: {record['operation']} -> {record['result']}"
+    show_record(record, json_out, head, ("seq", "operation", "result"))
 
 
 @app.command("verify")

@@ -25,14 +25,14 @@ from controlplane.cli._common import (
 )
 from controlplane.cli.follow import (
     DEFAULT_TIMEOUT_S,
-    RUNNING,
     NoWaitOpt,
     TimeoutOpt,
     exit_code,
     follow,
-    still_running_note,
+    note_if_still_running,
 )
 from controlplane.cli.grammar import EnvFilterOpt, EnvOpt, by_prefix, env_name, noun, short_id
+from controlplane.client_types import RUNNING
 from controlplane.errors import ControlPlaneError, NotFound
 
 if TYPE_CHECKING:
@@ -93,11 +93,9 @@ def report(dep: DeploymentOut, json_out: bool, *, accepted_ok: bool = False) -> 
         emit_json(dep)
     else:
         typer.echo(outcome_text(dep))
-        if dep["status"] in RUNNING and not accepted_ok:
-            typer.echo(still_running_note(dep), err=True)
-    code = exit_code(dep)
-    if accepted_ok and dep["status"] in RUNNING:
-        code = 0
+        if not accepted_ok:
+            note_if_still_running(dep)
+    code = exit_code(dep, accepted_ok=accepted_ok)
     if code:
         raise typer.Exit(code)
 

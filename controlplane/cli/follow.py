@@ -20,11 +20,11 @@ from controlplane.cli._common import (
     EXIT_REFUSED,
     EXIT_STILL_RUNNING,
 )
+from controlplane.client_types import RUNNING
 
 if TYPE_CHECKING:
     from controlplane.client import ControlPlaneClient, DeploymentOut
 
-RUNNING = ("approved", "executing")
 DEFAULT_TIMEOUT_S = 600.0
 
 NoWaitOpt = Annotated[
@@ -86,21 +86,24 @@ def follow(
         progress.done()
 
 
-def exit_code(dep: DeploymentOut) -> int:
-    """0 succeeded, 3 waits for approvals, 4 still running, 1 anything else (failed, refused)."""
+def exit_code(dep: DeploymentOut, *, accepted_ok: bool = False) -> int:
+    """0 succeeded, 3 waits for approvals, 4 still running (0 when `accepted_ok`: --no-wait),
+    1 anything else (failed, refused)."""
     status = dep["status"]
     if status == "succeeded":
         return 0
     if status == "pending_approval":
         return EXIT_PENDING
     if status in RUNNING:
-        return EXIT_STILL_RUNNING
+        return 0 if accepted_ok else EXIT_STILL_RUNNING
     return EXIT_REFUSED
 
 
-def still_running_note(dep: DeploymentOut) -> str:
-    """What to do when the wait ended before the rollout did."""
-    return (
-        f"deployment {dep['id']} is still {dep['status']}; it goes on in the plane. "
-        f"Follow it with `opsctl deployments wait {dep['id']}`"
-    )
+def note_if_still_running(dep: DeploymentOut) -> None:
+    """Say on stderr what to do when the wait ended before the rollout did."""
+    if dep["status"] in RUNNING:
+        typer.echo(
+            f"deployment {dep['id']} is still {dep['status']}; it goes on in the plane. "
+            f"Follow it with `opsctl deployments wait {dep['id']}`",
+            err=True,
+        )

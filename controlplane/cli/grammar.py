@@ -9,9 +9,9 @@ printed back into the full id. Light on purpose (typer and click only), like `_c
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from typer import _click as click  # typer 0.29 (pinned) parses with its own copy of click
@@ -22,6 +22,8 @@ from controlplane.errors import BadRequest, ControlPlaneError, NotFound
 
 if TYPE_CHECKING:
     from controlplane.client import ControlPlaneClient
+
+T = TypeVar("T", bound=Mapping[str, object])
 
 PRINTED_ID = 12
 FULL_ID = 32  # uuid4().hex, what the plane uses for every record id
@@ -186,6 +188,13 @@ def noun(help: str) -> typer.Typer:
 def short_id(record_id: str | None) -> str | None:
     """An id as tables print it; `show` and friends take it back."""
     return record_id[:PRINTED_ID] if record_id else record_id
+
+
+def pick_record(prefix: str, records: Sequence[T], key: str, what: str) -> T:
+    """The one record whose `key` starts with `prefix` (a list is the API's only way to read
+    one of these), else the same errors as `pick`."""
+    found = pick(prefix, [str(r[key]) for r in records], what)
+    return next(r for r in records if r[key] == found)
 
 
 def pick(prefix: str, candidates: Iterable[str], what: str) -> str:

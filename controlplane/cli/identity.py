@@ -8,13 +8,13 @@ import typer
 
 from controlplane.cli._common import (
     JsonOpt,
-    detail_lines,
     emit_json,
     plane,
+    show_record,
     stop_if_pending,
     table,
 )
-from controlplane.cli.grammar import noun, pick
+from controlplane.cli.grammar import noun, pick_record
 
 app = noun("List, show, disable and enable identities (admin).")
 NameArg = Annotated[str, typer.Argument(help="Identity name, e.g. deploy-bot.")]
@@ -43,15 +43,8 @@ def show_identity(
 ) -> None:
     """Show one identity: kind, roles, when it was made and whether it is disabled."""
     with plane() as client:
-        everyone = client.identities()
-        found = pick(name, [i["name"] for i in everyone], "identity")
-    out = next(i for i in everyone if i["name"] == found)
-    if json_out:
-        emit_json(out)
-        return
-    typer.echo(f"{out['name']} ({out['kind']})")
-    rest = {k: v for k, v in out.items() if k not in ("name", "kind")}
-    typer.echo("\n".join(detail_lines(rest, indent=2)))
+        out = pick_record(name, client.identities(), "name", "identity")
+    show_record(out, json_out, f"{out['name']} ({out['kind']})", ("name", "kind"))
 
 
 def _switch(name: str, disabled: bool, reason: str, json_out: bool) -> None:

@@ -10,16 +10,16 @@ import typer
 from controlplane.cli._common import (
     JsonOpt,
     ServiceOpt,
-    detail_lines,
     emit_json,
     plane,
     settled,
+    show_record,
     table,
 )
-from controlplane.cli.grammar import EnvScopeOpt, by_prefix, env_name, noun, pick, short_id
+from controlplane.cli.grammar import EnvScopeOpt, by_prefix, env_name, noun, pick_record, short_id
 
 if TYPE_CHECKING:
-    from controlplane.client import ControlPlaneClient, IncidentOut
+    from controlplane.client import ControlPlaneClient
 
 app = noun("Open, list, show and resolve incidents.")
 
@@ -103,19 +103,9 @@ def list_incidents(
 def show_incident(incident_id: IdArg, json_out: JsonOpt = False) -> None:
     """Show one incident: what, where, who opened and resolved it, and how."""
     with plane() as client:
-        out = _one(client.incidents(), incident_id)
-    if json_out:
-        emit_json(out)
-        return
-    typer.echo(f"{out['id']}  {out['severity']}  {out['status']}: {out['title']}")
-    rest = {k: v for k, v in out.items() if k not in ("id", "severity", "status", "title")}
-    typer.echo("\n".join(detail_lines(rest, indent=2)))
-
-
-def _one(incidents: list[IncidentOut], incident_id: str) -> IncidentOut:
-    """The incident with this id (the list is the API's only way to read one)."""
-    found = pick(incident_id, [i["id"] for i in incidents], "incident")
-    return next(i for i in incidents if i["id"] == found)
+        out = pick_record(incident_id, client.incidents(), "id", "incident")
+    head = f"{out['id']}  {out['severity']}  {out['status']}: {out['title']}"
+    show_record(out, json_out, head, ("id", "severity", "status", "title"))
 
 
 @app.command("resolve")

@@ -16,7 +16,7 @@ from controlplane.cli._common import (
     settled,
     table,
 )
-from controlplane.cli.grammar import EnvScopeOpt, env_name, noun, pick
+from controlplane.cli.grammar import EnvScopeOpt, env_name, noun, pick_record
 
 app = noun("Live risk signals and manual overrides.")
 
@@ -57,9 +57,7 @@ def show_signal(
 ) -> None:
     """Show one signal's state, source, time and evidence."""
     with plane() as client:
-        readings = client.signals(service, env_name(env))["data"]
-        found = pick(name, [s["name"] for s in readings], "signal")
-    out = next(s for s in readings if s["name"] == found)
+        out = pick_record(name, client.signals(service, env_name(env))["data"], "name", "signal")
     if json_out:
         emit_json(out)
         return

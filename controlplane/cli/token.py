@@ -10,13 +10,13 @@ import typer
 from controlplane.cli._common import (
     EXIT_PENDING,
     JsonOpt,
-    detail_lines,
     emit_json,
     plane,
+    show_record,
     stop_if_pending,
     table,
 )
-from controlplane.cli.grammar import by_prefix, noun, pick, short_id
+from controlplane.cli.grammar import by_prefix, noun, pick_record, short_id
 
 if TYPE_CHECKING:
     from controlplane.client import ControlPlaneClient
@@ -118,15 +118,9 @@ def list_tokens(json_out: JsonOpt = False) -> None:
 def show(token_id: IdArg, json_out: JsonOpt = False) -> None:
     """Show one token: holder, roles, prefix, expiry and revocation (never its secret)."""
     with plane() as client:
-        tokens = client.tokens()
-        found = pick(token_id, [t["id"] for t in tokens], "token")
-    out = next(t for t in tokens if t["id"] == found)
-    if json_out:
-        emit_json(out)
-        return
-    typer.echo(f"token {out['id']} ({out['prefix']}...) of {out['identity']}")
-    rest = {k: v for k, v in out.items() if k not in ("id", "prefix", "identity")}
-    typer.echo("\n".join(detail_lines(rest, indent=2)))
+        out = pick_record(token_id, client.tokens(), "id", "token")
+    head = f"token {out['id']} ({out['prefix']}...) of {out['identity']}"
+    show_record(out, json_out, head, ("id", "prefix", "identity"))
 
 
 @app.command("revoke")

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
+from factories import served as serve
 from fastapi import FastAPI
 
 pytestmark = [pytest.mark.contract, pytest.mark.slow]
@@ -26,21 +23,10 @@ SEED = os.environ.get("CONTRACT_SEED", "1")
 
 @pytest.fixture
 def served(app: FastAPI) -> Iterator[str]:
-    """Serve the test plane over real HTTP on a free loopback port; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "plane did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    """The test plane over real HTTP, as it was fuzzed before rollouts ran off the request
+    (no deployment worker: an AUTO deployment the fuzzer asks for stays approved)."""
+    with serve(app, worker=False, log_level="critical") as url:
+        yield url
 
 
 def test_the_plane_keeps_its_openapi_contract(served: str, app: FastAPI) -> None:

@@ -3,45 +3,23 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
-import uvicorn
+from factories import served
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from controlplane.cli import releases
+from controlplane.cli.main import app as opsctl
 from controlplane.release import routes
-
-# Until cli/main.py registers them, mount the two nouns the way it will.
-opsctl = typer.Typer()
-opsctl.command("releases")(releases.releases)
-opsctl.add_typer(releases.app, name="release")
 
 
 @pytest.fixture
 def plane_url(app: FastAPI) -> Iterator[str]:
-    """The test plane (with the release router) served over HTTP on a free loopback port."""
-    if not any(getattr(r, "path", "").startswith("/v1/releases") for r in app.routes):
-        app.include_router(routes.router)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    """The test plane served over HTTP on a free loopback port."""
+    with served(app) as url:
+        yield url
 
 
 def test_release_build_prints_the_ref_and_the_audit(artifact: Path, tmp_path: Path) -> None:
