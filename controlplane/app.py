@@ -28,6 +28,7 @@ from controlplane.approval import routes as approval_routes
 from controlplane.audit import routes as audit_routes
 from controlplane.audit.models import AuditHead
 from controlplane.audit.redact import redact_text, sanitize
+from controlplane.chat import routes as chat_routes
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.context import AppContext, build_context
@@ -46,6 +47,7 @@ from controlplane.governance import routes as governance_routes
 from controlplane.handoff import routes as handoff_routes
 from controlplane.identity import routes as identity_routes
 from controlplane.incident import routes as incident_routes
+from controlplane.playbook import routes as playbook_routes
 from controlplane.policy import routes as policy_routes
 from controlplane.refusals import RefusalLog
 from controlplane.release import routes as release_routes
@@ -64,6 +66,8 @@ ROUTERS = (
     governance_routes.router,
     handoff_routes.router,
     release_routes.router,
+    playbook_routes.router,
+    chat_routes.router,
 )
 
 
@@ -285,6 +289,7 @@ def create_app(
         """Start-up work before the first request, background work while serving, shutdown."""
         ctx.executor.recover_interrupted()
         ctx.worker.start()  # its first pass runs what a stopped plane left approved
+        ctx.playbooks.worker.start()  # and resumes runs whose replica stopped (expired leases)
         sweeper = asyncio.create_task(_sweep_expired(ctx))
         try:
             yield

@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 import httpx
 
 from controlplane.client_types import (
+    RUN_MOVING,
     RUNNING,
     ActionOut,
     ActionsOut,
@@ -528,6 +529,71 @@ class ControlPlaneClient:
                     return dep
             if deadline is not None and time.monotonic() >= deadline and dep is not None:
                 return dep
+            time.sleep(poll_s)
+
+    # -- playbooks ------------------------------------------------------------------------
+
+    def playbooks(self) -> dict[str, Any]:
+        """Every loaded playbook with its inputs and steps."""
+        return cast(dict[str, Any], self._request("GET", "/v1/playbooks"))
+
+    def command(self, text: str, *, dry_run: bool = False, via: str = "api") -> dict[str, Any]:
+        """Run a slash command (`/rollback bankchurn env=production`): a run, a plan or usage."""
+        body = {"text": text, "dry_run": dry_run, "via": via}
+        return cast(dict[str, Any], self._request("POST", "/v1/commands", json=body))
+
+    def start_run(
+        self, playbook: str, inputs: Mapping[str, str | int | bool], *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Start a playbook by name with named inputs (or plan it with `dry_run`)."""
+        body = {"playbook": playbook, "inputs": dict(inputs), "dry_run": dry_run}
+        return cast(dict[str, Any], self._request("POST", "/v1/runs", json=body))
+
+    def runs(
+        self, *, playbook: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first."""
+        params = {k: v for k, v in (("playbook", playbook), ("status", status)) if v}
+        page = self._request("GET", "/v1/runs", params={**params, "limit": limit})
+        return cast(list[dict[str, Any]], page["data"])
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """One run with its step timeline."""
+        return cast(dict[str, Any], self._request("GET", f"/v1/runs/{run_id}"))
+
+    def cancel_run(self, run_id: str, reason: str, *, compensate: bool = False) -> dict[str, Any]:
+        """Cancel a run: its running step finishes; `compensate` undoes finished steps."""
+        body = {"reason": reason, "compensate": compensate}
+        return cast(dict[str, Any], self._request("POST", f"/v1/runs/{run_id}/cancel", json=body))
+
+    def resume_run(self, run_id: str) -> dict[str, Any]:
+        """Continue a failed run (or one whose approval expired) from the step that stopped."""
+        return cast(dict[str, Any], self._request("POST", f"/v1/runs/{run_id}/resume"))
+
+    def wait_for_run(
+        self,
+        run_id: str,
+        *,
+        timeout_s: float | None = None,
+        poll_s: float = 0.5,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Follow a run until it ends or pauses for humans, or `timeout_s` passes."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        run: dict[str, Any] | None = None
+        while True:
+            try:
+                run = self.get_run(run_id)
+            except Unavailable:
+                if run is None and deadline is not None and time.monotonic() > deadline:
+                    raise
+            else:
+                if on_update is not None:
+                    on_update(run)
+                if run["status"] not in RUN_MOVING:
+                    return run
+            if deadline is not None and time.monotonic() >= deadline and run is not None:
+                return run
             time.sleep(poll_s)
 
     def service_logs(

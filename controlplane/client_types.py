@@ -6,6 +6,8 @@ from typing import Any, TypedDict
 
 # Deployment statuses the plane is still working on (its worker rolls them out).
 RUNNING = frozenset({"approved", "executing"})
+# A run still moving on its own (a paused one waits for humans; the rest have ended).
+RUN_MOVING = frozenset({"queued", "running", "waiting"})
 
 
 class SignalOut(TypedDict):
@@ -232,6 +234,7 @@ class DeploymentOut(TypedDict):
     service: str
     environment: str
     release: str
+    kind: str  # deploy | rollback (a playbook restored an earlier release)
     release_tag: str | None
     commit_sha: str | None
     status: str

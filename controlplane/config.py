@@ -57,6 +57,18 @@ class Settings(BaseSettings):
     # How often the deployment worker looks for approved deployments nobody woke it for
     # (another replica's, or a stopped plane's); a request or a quorum wakes it at once.
     deploy_poll_s: float = Field(default=2.0, gt=0, le=600)
+    # Playbook runs: how often the run worker looks for runs nobody woke it for, and how long a
+    # replica's lease on a run lasts without renewal (a dead replica's runs resume after it).
+    run_poll_s: float = Field(default=2.0, gt=0, le=600)
+    run_lease_s: float = Field(default=15.0, ge=1, le=600)
+    # More playbook actions, from your own code: comma-separated `module:function` entries, each
+    # a function returning a list of actions (controlplane.playbook.actions.base.Action).
+    playbook_actions: str = ""
+    # Slack slash commands (POST /v1/chat/slack): the app's signing secret, and which Slack
+    # user acts as which plane identity ("U123=alice,U456=bob"); unmapped users are refused.
+    slack_signing_secret: SecretStr | None = None
+    slack_users: str = ""
+    slack_response_hosts: str = "hooks.slack.com"
 
     @field_validator("on_hours_utc")
     @classmethod
@@ -91,6 +103,12 @@ class Settings(BaseSettings):
                 "listen beyond 127.0.0.1 (and put TLS in front)"
             )
         return self
+
+    @property
+    def slack_identities(self) -> dict[str, str]:
+        """Slack user id -> plane identity name, from `slack_users`."""
+        pairs = (p.split("=", 1) for p in self.slack_users.split(",") if "=" in p)
+        return {k.strip(): v.strip() for k, v in pairs if k.strip() and v.strip()}
 
     @property
     def resolved_database_url(self) -> str:

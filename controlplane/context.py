@@ -31,6 +31,10 @@ from controlplane.identity import service as identity
 from controlplane.incident import kinds as incident_kinds
 from controlplane.metrics import PlaneMetrics
 from controlplane.notifications import ChangeListener
+from controlplane.playbook.runner import RUNNABLE as RUNS_RUNNABLE
+from controlplane.playbook.runner import SUBJECT as STEP_SUBJECT
+from controlplane.playbook.subject import StepSubject
+from controlplane.playbook.wiring import PlaybookParts, playbook_parts
 from controlplane.policy.service import Decider
 from controlplane.policy.store import PolicyStore
 from controlplane.risk import kinds as risk_kinds
@@ -59,6 +63,7 @@ class AppContext:
     workloads: Workloads
     executor: Executor
     worker: DeploymentWorker
+    playbooks: PlaybookParts
     listener: ChangeListener | None = None
     admin_token: str | None = None
     closed: bool = False
@@ -69,6 +74,7 @@ class AppContext:
             return
         self.closed = True
         self.worker.stop()
+        self.playbooks.worker.stop()
         if self.listener is not None:
             self.listener.close()
         self.audit.close()
@@ -120,11 +126,20 @@ def build_context(
     executor = Executor(engine=engine, door=door, workloads=parts)
     worker = DeploymentWorker(executor, poll_s=settings.deploy_poll_s)
     _register(registry, clock=clock, policies=policies, signals=signals, worker=worker)
+    playbooks = playbook_parts(
+        settings,
+        engine=engine,
+        read_engine=read_engine,
+        door=door,
+        workloads=parts,
+        operations=_operations(policies),
+    )
     tokens = identity.TokenCache()
     db.on_change(engine, SIGNALS, signals.invalidate)
     db.on_change(engine, identity.TOKENS, tokens.clear)
     db.on_change(engine, RUNNABLE, worker.kick)
-    listener = _listener(settings, engine, tokens, signals, worker)
+    db.on_change(engine, RUNS_RUNNABLE, playbooks.worker.kick)
+    listener = _listener(settings, engine, tokens, signals, worker, playbooks)
     return AppContext(
         settings=settings,
         engine=engine,
@@ -141,6 +156,7 @@ def build_context(
         workloads=parts,
         executor=executor,
         worker=worker,
+        playbooks=playbooks,
         listener=listener,
         admin_token=admin_token,
     )
@@ -152,6 +168,7 @@ def _listener(
     tokens: identity.TokenCache,
     signals: SignalService,
     worker: DeploymentWorker,
+    playbooks: PlaybookParts,
 ) -> ChangeListener | None:
     """On PostgreSQL, hear the other replicas' changes (revocations, incidents, overrides)."""
     if engine.dialect.name != "postgresql":
@@ -171,6 +188,7 @@ def _listener(
             identity.TOKENS: tokens.clear,
             SIGNALS: signals.invalidate,
             RUNNABLE: worker.kick,  # another replica approved one: run it sooner
+            RUNS_RUNNABLE: playbooks.worker.kick,
         },
         on_lost=lost,
         on_listening=listening,
@@ -193,6 +211,13 @@ def _register(
     ):
         registry.add_kind(kind)
     registry.add_subject(SUBJECT, DeploymentSubject())
+    registry.add_subject(STEP_SUBJECT, StepSubject())
+
+
+def _operations(policies: PolicyStore) -> list[str]:
+    """The operations the policy names (a playbook step naming another one is refused)."""
+    policy = policies.current()
+    return sorted(policy.modes.operations) if policy is not None else []
 
 
 def _prometheus(settings: Settings) -> MetricsSource | None:

@@ -22,6 +22,7 @@ from controlplane.context import AppContext
 from controlplane.governance.service import Door
 from controlplane.identity import service as identity
 from controlplane.identity.models import Principal
+from controlplane.playbook.wiring import PlaybookParts
 from controlplane.policy.store import PolicyStore
 from controlplane.risk.service import SignalService
 from controlplane.workload.wiring import Workloads
@@ -118,3 +119,10 @@ Viewer = Annotated[Principal, Depends(role("viewer"))]
 Operator = Annotated[Principal, Depends(role("operator"))]
 Approver = Annotated[Principal, Depends(role("approver"))]
 Admin = Annotated[Principal, Depends(role("admin"))]
+
+
+def _playbooks(request: Request) -> PlaybookParts:
+    return context_of(request).playbooks
+
+
+PlaybooksDep = Annotated[PlaybookParts, Depends(_playbooks)]

@@ -6,6 +6,7 @@ from controlplane.deploy import models as deploy_models
 from controlplane.governance import models as governance_models
 from controlplane.identity import models as identity_models
 from controlplane.incident import models as incident_models
+from controlplane.playbook import models as playbook_models
 from controlplane.risk import models as risk_models
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "governance_models",
     "identity_models",
     "incident_models",
+    "playbook_models",
     "risk_models",
 ]

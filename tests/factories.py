@@ -362,6 +362,7 @@ def served(app: Any, *, worker: bool = True, log_level: str = "warning") -> Iter
     server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="off"))
     if worker:
         app.state.ctx.worker.start()  # the lifespan's background work that clients follow
+        app.state.ctx.playbooks.worker.start()
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -146,7 +146,8 @@ def _check_checkpoint(
 def latest_success(
     *, session: Session, operation_prefix: str, since: datetime, service: str | None = None
 ) -> AuditLine | None:
-    """The newest successful record whose operation starts with a prefix (recent_rollback).
+    """The newest successful record whose operation starts with a prefix (recent_rollback),
+    sub-operations (`rollback.plan`: reading what to roll back to) excepted.
 
     Asked as a range on (operation, ts), the index's own columns, so the cost follows the number
     of matching records, not the size of the log; result and service are checked on those few.
@@ -159,6 +160,9 @@ def latest_success(
         .order_by(_RECORD.c.seq.desc())
     )
     for row in session.connection().execute(query):
-        if row.result == "success" and (service is None or row.service == service):
-            return to_line(row)
+        if row.result != "success" or (service is not None and row.service != service):
+            continue
+        if row.operation.startswith(operation_prefix + "."):  # rollback.plan is not a rollback
+            continue
+        return to_line(row)
     return None

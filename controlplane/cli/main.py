@@ -23,6 +23,7 @@ from controlplane.cli import (
     logs,
     policy,
     releases,
+    runs,
     services,
     signals,
     token,
@@ -77,6 +78,7 @@ app.command("approve")(approvals.approve)
 app.command("reject")(approvals.reject)
 app.command("services")(services.services)
 app.command("logs")(logs.logs)
+app.command("run")(runs.run)
 app.command("releases")(releases.releases)
 app.command("whoami")(whoami.whoami)
 app.add_typer(deploy.deployments, name="deployments")
@@ -89,6 +91,7 @@ app.add_typer(incidents.app, name="incidents")
 app.add_typer(token.app, name="token")
 app.add_typer(identity.app, name="identity")
 app.add_typer(actions.app, name="actions")
+app.add_typer(runs.app, name="runs")
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ class Deployment(SQLModel, table=True):
     service: str = Field(max_length=64, index=True)
     environment: str = Field(max_length=32, index=True)
     release: str = Field(max_length=200)
+    kind: str = Field(default="deploy", max_length=16)  # deploy | rollback (a playbook's restore)
     release_tag: str | None = Field(default=None, max_length=64)
     commit_sha: str | None = Field(default=None, max_length=40)
     commit_time: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
@@ -58,6 +59,7 @@ class DeploymentPublic(BaseModel):
     service: str
     environment: str
     release: str
+    kind: str = "deploy"
     release_tag: str | None
     commit_sha: str | None
     status: str

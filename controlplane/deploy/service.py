@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -312,3 +313,50 @@ def live(*, session: Session, service: str, environment: str) -> Deployment | No
         )
         .order_by(col(Deployment.finished_at).desc())
     ).first()
+
+
+def record_rollback(
+    *,
+    session: Session,
+    clock: Clock,
+    service: str,
+    environment: str,
+    release: str,
+    requested_by: str,
+    requested_kind: str,
+    reason: str,
+    key: str,
+) -> Deployment:
+    """Record that a rollback put `release` back (once per idempotency key): the release it
+    replaced stops being live, and DORA tells it from a deployment by `kind`."""
+    row_id = hashlib.sha256(key.encode()).hexdigest()[:32]
+    done = session.get(Deployment, row_id)
+    if done is not None:
+        return done
+    now = clock.now()
+    current = live(session=session, service=service, environment=environment)
+    if current is not None:
+        current.healthy_until = now
+        session.add(current)
+    request = {"rollback": True, "reason": reason[:500], "key": key}
+    row = Deployment(
+        id=row_id,
+        service=service,
+        environment=environment,
+        release=release,
+        kind="rollback",
+        request=request,
+        request_hash=hashlib.sha256(key.encode()).hexdigest(),
+        requested_by=requested_by,
+        requested_kind=requested_kind,
+        status=DeploymentStatus.SUCCEEDED.value,
+        previous_release=current.release if current else None,
+        executed_by=requested_by,
+        created_at=now,
+        started_at=now,
+        finished_at=now,
+        healthy_since=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
