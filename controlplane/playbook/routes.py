@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from controlplane.deploy.facts import KNOWN_SERVICES
 from controlplane.deps import Operator, PlaybooksDep, ReadSessionDep, SessionDep, Viewer
 from controlplane.errors import InvalidRequest, NotFound
+from controlplane.identity import service as identities
 from controlplane.identity.models import Principal
 from controlplane.playbook import command as commands
 from controlplane.playbook import service as runs
@@ -83,6 +84,7 @@ def begin(
     reply_to: str | None = None,
 ) -> RunPlan | RunPublic:
     """Bind and start (or plan) a run; shared by /v1/runs, /v1/commands and the chat webhook."""
+    identities.require(principal, "viewer" if dry_run else "operator")  # chat has no route dep
     book = runs.find(parts.store, name)
     inputs = runs.bind_inputs(
         book, args, kwargs, services=KNOWN_SERVICES, environments=ENVIRONMENTS

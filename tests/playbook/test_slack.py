@@ -85,3 +85,24 @@ def test_an_unmapped_user_is_refused(client: TestClient) -> None:
     assert r.status_code == 200 and "not mapped" in r.json()["text"]
     admin = {"Authorization": f"Bearer {client.app.state.ctx.admin_token}"}  # type: ignore[attr-defined]
     assert client.get("/v1/runs", headers=admin).json()["count"] == 0
+
+
+def test_a_mapped_user_without_the_role_is_refused_and_recorded(
+    client: TestClient, token_for: Any
+) -> None:
+    """Slack is only another door: the mapped identity's roles hold, and the refusal is logged."""
+    token_for(name="alice", kind="human", roles=("viewer",))
+    body = form("/flaky fails=0")
+    r = post(client, body, signed(body))
+    assert r.status_code == 200 and "refused" in r.json()["text"]
+    assert "operator" in r.json()["text"]
+    admin = {"Authorization": f"Bearer {client.app.state.ctx.admin_token}"}  # type: ignore[attr-defined]
+    assert client.get("/v1/runs", headers=admin).json()["count"] == 0
+    refused = client.get("/v1/audit?result=refused", headers=admin).json()["data"]
+    assert [(a["agent"], a["inputs"]["via"]) for a in refused] == [("alice", "slack")]
+
+
+def test_slack_unconfigured_is_refused(client: TestClient, settings: Settings) -> None:
+    client.app.state.ctx.settings = settings.model_copy(update={"slack_signing_secret": None})  # type: ignore[attr-defined]
+    body = form("/flaky")
+    assert post(client, body, signed(body)).status_code == 401
