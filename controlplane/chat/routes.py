@@ -29,9 +29,7 @@ def _say(text: str, *, ephemeral: bool = True) -> JSONResponse:
     return JSONResponse({"response_type": "ephemeral" if ephemeral else "in_channel", "text": text})
 
 
-@router.post(
-    "/slack", responses={401: {"description": "unsigned, or Slack not configured"}}
-)
+@router.post("/slack", responses={401: {"description": "unsigned, or Slack not configured"}})
 async def slack_command(
     request: Request, session: SessionDep, settings: SettingsDep, parts: PlaybooksDep
 ) -> Any:
