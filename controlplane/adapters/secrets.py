@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 
 from controlplane.errors import NotFound, Unavailable
 
@@ -63,35 +63,63 @@ class LocalSecretStore:
         self.folder = folder
         self._lock = threading.Lock()
         self._fernet: Fernet | None = None
+        self._key_checked = False
 
     def _key(self) -> Fernet:
         if self._fernet is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / "secret.key"
             if not path.exists():
+                if (self.folder / "secrets.json").exists():  # a new key would orphan every value
+                    raise Unavailable(f"{path} is missing but secrets.json is there; restore it")
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as out:
                     out.write(Fernet.generate_key())
             if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise Unavailable(f"{path} is readable by others; chmod 600 it")
-            self._fernet = Fernet(path.read_bytes())
+            try:
+                self._fernet = Fernet(path.read_bytes())
+            except ValueError:
+                raise Unavailable(f"{path} is not a Fernet key; restore it") from None
         return self._fernet
 
     @contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         with self._lock:
-            fernet = self._key()
+            self.folder.mkdir(parents=True, exist_ok=True)
             with open(self.folder / ".lock", "a") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
+                fernet = self._key()  # under the file lock: two processes never make two keys
                 store = self.folder / "secrets.json"
-                data = (
-                    json.loads(store.read_text()) if store.exists() else {"secrets": {}, "keys": {}}
-                )
+                data = self._read(store)
+                self._check_key(fernet, data)
                 yield data
                 tmp = store.with_suffix(".tmp")
                 tmp.write_text(json.dumps(data))
                 os.replace(tmp, store)
-                del fernet
+
+    def _read(self, store: Path) -> dict[str, Any]:
+        if not store.exists():
+            return {"secrets": {}, "keys": {}}
+        try:
+            data = json.loads(store.read_text())
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not {"secrets", "keys"} <= data.keys():
+            raise Unavailable(f"{store} is not a secret store file; restore it from a backup")
+        return data
+
+    def _check_key(self, fernet: Fernet, data: dict[str, Any]) -> None:
+        """Refuse a key that does not open what is stored, before anything is written with it."""
+        if self._key_checked:
+            return
+        token = next((rows[-1]["value"] for rows in data["secrets"].values() if rows), None)
+        if token is not None:
+            try:
+                fernet.decrypt(token.encode())
+            except InvalidToken:
+                key = self.folder / "secret.key"
+                raise Unavailable(f"{key} does not open the stored secrets; restore it") from None
+        self._key_checked = True
 
     def _versions(self, data: dict[str, Any], name: str) -> list[dict[str, Any]]:
         if name not in data["secrets"]:
@@ -123,7 +151,11 @@ class LocalSecretStore:
         """The newest value (consumers only)."""
         with self._locked() as data:
             token = self._versions(data, name)[-1]["value"]
-        return self._key().decrypt(token.encode()).decode()
+        try:
+            return self._key().decrypt(token.encode()).decode()
+        except InvalidToken:
+            key = self.folder / "secret.key"
+            raise Unavailable(f"secret {name!r} does not decrypt with {key}: not its key") from None
 
     def rotate(
         self, name: str, new_value: str | None = None, *, idempotency_key: str
@@ -142,11 +174,12 @@ class LocalSecretStore:
         """Mark the current version revoked (once per key)."""
         with self._locked() as data:
             rows = self._versions(data, name)
-            row = data["secrets"][name][-1]
-            if data["keys"].get(idempotency_key) is None:
-                row["state"] = "revoked"
-                data["keys"][idempotency_key] = row["version"]
-            return _meta(name, rows[-1] | {"state": row["state"]})
+            done = data["keys"].get(idempotency_key)
+            if done is not None:  # the version this key revoked, even if a newer one came since
+                return _meta(name, rows[done - 1])
+            rows[-1]["state"] = "revoked"
+            data["keys"][idempotency_key] = rows[-1]["version"]
+            return _meta(name, rows[-1])
 
     def versions(self, name: str) -> list[SecretVersion]:
         """Every version's metadata, oldest first."""

@@ -32,7 +32,8 @@ class Silence:
     comment: str
     created_by: str
     state: str  # active | expired
-    key: str = ""
+    key: str = ""  # the idempotency key of the call that made it
+    extended_by: tuple[str, ...] = ()  # the keys of the calls that extended it
 
 
 class AlertSilencer(Protocol):
@@ -72,14 +73,16 @@ class EmbeddedSilencer:
             raise InvalidRequest(f"a silence lasts {MIN_S} s to {MAX_S} s, not {duration_s}")
         with self._lock:
             items, now = self._load(), self.clock()
-            done = next((s for s in items.values() if s.key == idempotency_key), None)
+            done = next((s for s in items.values()
+                         if idempotency_key in (s.key, *s.extended_by)), None)  # fmt: skip
             if done is not None:
                 return done
             ends = now + timedelta(seconds=duration_s)
             same = next((s for s in items.values() if s.matchers == dict(matchers)
                          and s.state == "active" and s.ends_at > now), None)  # fmt: skip
             if same is not None:
-                made = replace(same, ends_at=max(same.ends_at, ends), key=idempotency_key)
+                made = replace(same, ends_at=max(same.ends_at, ends),
+                               extended_by=(*same.extended_by, idempotency_key))  # fmt: skip
             else:
                 made = Silence(uuid.uuid4().hex, dict(matchers), now, ends, comment[:500],
                                created_by, "active", idempotency_key)  # fmt: skip
@@ -88,12 +91,13 @@ class EmbeddedSilencer:
             return made
 
     def expire(self, silence_id: str) -> Silence:
-        """End a silence now (it stays on record)."""
+        """End a silence now (it stays on record, with the time it really ended)."""
         with self._lock:
             items = self._load()
             if silence_id not in items:
                 raise NotFound(f"silence {silence_id} not found")
-            done = replace(items[silence_id], state="expired", ends_at=self.clock())
+            found = items[silence_id]
+            done = replace(found, state="expired", ends_at=min(found.ends_at, self.clock()))
             items[silence_id] = done
             self._save(items)
             return done
@@ -113,4 +117,5 @@ def _to_json(s: Silence) -> dict[str, Any]:
 
 def _from_json(d: dict[str, Any]) -> Silence:
     return Silence(**{**d, "starts_at": datetime.fromisoformat(d["starts_at"]),
-                      "ends_at": datetime.fromisoformat(d["ends_at"])})  # fmt: skip
+                      "ends_at": datetime.fromisoformat(d["ends_at"]),
+                      "extended_by": tuple(d.get("extended_by", ()))})  # fmt: skip

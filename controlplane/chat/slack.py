@@ -75,7 +75,8 @@ class ReplayGuard:
                 raise SlackSignatureError("replayed request")
             if len(self._seen) >= self._limit:
                 self._seen.pop(next(iter(self._seen)))
-            self._seen[key] = now
+            # verify() takes a timestamp up to WINDOW_S ahead of now: remember it as long
+            self._seen[key] = max(now, float(ts)) if ts.isdigit() else now
 
 
 @dataclass(frozen=True)

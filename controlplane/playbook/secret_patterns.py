@@ -15,11 +15,12 @@ SEVERITY = {
     "internal_api_key": "P2", "webhook_url": "P3",
 }  # fmt: skip
 SLA = {"P1": "minutes", "P2": "1h", "P3": "24h"}
+# First match wins: a service-account file holds a PEM private key, so it is tried before it.
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("aws_access_key", re.compile(r"AKIA[0-9A-Z]{16}")),
     ("github_pat", re.compile(r"ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{82}")),
-    ("private_key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     ("gcp_service_account", re.compile(r'"type"\s*:\s*"service_account"[\s\S]*"private_key"')),
+    ("private_key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----")),
     ("webhook_url", re.compile(r"https://hooks\.slack\.com/services/\S+|https?://\S*webhook\S*")),
 )
 

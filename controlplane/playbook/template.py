@@ -63,9 +63,16 @@ def truthy(condition: str, context: Mapping[str, Any]) -> bool:
 
 
 def _defined(value: Any) -> Any:
-    """An expression that names nothing is an error (StrictUndefined raises on any use)."""
+    """An expression that names nothing is an error (StrictUndefined raises on any use),
+    also inside a list or mapping it builds: `{{ [steps.x.outputs.id] }}`."""
     if isinstance(value, Undefined):
         str(value)  # raises UndefinedError with the name that is missing
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _defined(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _defined(item)
     return value
 
 
@@ -109,8 +116,11 @@ def _chain(node: nodes.Node) -> tuple[str, ...] | None:
         if isinstance(node, nodes.Getattr):
             parts.append(node.attr)
             node = node.node
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            parts.append(str(node.arg.value))
+        elif isinstance(node, nodes.Getitem):
+            if isinstance(node.arg, nodes.Const):
+                parts.append(str(node.arg.value))
+            else:  # a computed subscript (`outputs[inputs.key]`): the path is what is before it
+                parts = []
             node = node.node
         elif isinstance(node, nodes.Name):
             if node.ctx != "load":

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from controlplane.chat.slack import WINDOW_S, ReplayGuard, SlackSignatureError, parse_form, verify
 from controlplane.config import Settings
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -61,8 +62,8 @@ def test_unsigned_or_altered_requests_are_refused(client: TestClient, why: str) 
     headers = {
         "forged": signed(body, secret="not-the-secret"),
         "tampered": signed(form("/flaky fails=9")),
-        "stale": signed(body, ts=int(time.time()) - 301),
-        "future": signed(body, ts=int(time.time()) + 301),
+        "stale": signed(body, ts=int(time.time()) - WINDOW_S - 1),
+        "future": signed(body, ts=int(time.time()) + WINDOW_S + 10),  # int() drops up to 1 s
         "missing": {"Content-Type": "application/x-www-form-urlencoded"},
     }[why]
     r = post(client, body, headers)
@@ -106,3 +107,75 @@ def test_slack_unconfigured_is_refused(client: TestClient, settings: Settings) -
     client.app.state.ctx.settings = settings.model_copy(update={"slack_signing_secret": None})  # type: ignore[attr-defined]
     body = form("/flaky")
     assert post(client, body, signed(body)).status_code == 401
+
+
+# -- the replay guard and the form, on their own -------------------------------------------------
+
+
+def test_the_guard_refuses_a_request_seen_within_the_window() -> None:
+    guard, now = ReplayGuard(), 1_800_000_000.0
+    guard.check_and_remember(str(int(now)), "v0=aa", now)
+    guard.check_and_remember(str(int(now)), "v0=bb", now + 1)  # another request, same second
+    with pytest.raises(SlackSignatureError, match="replayed"):
+        guard.check_and_remember(str(int(now)), "v0=aa", now + WINDOW_S)
+
+
+def test_the_guard_remembers_as_long_as_verify_would_take_the_timestamp() -> None:
+    secret, now = "s3cret", 1_800_000_000
+    body = form("/flaky")
+    for ts in (now - WINDOW_S, now, now + WINDOW_S):  # the oldest, a fresh and the newest taken
+        guard, headers = ReplayGuard(), signed(body, secret=secret, ts=ts)
+        stamp, sig = verify(secret, headers, body, now=now)
+        guard.check_and_remember(stamp, sig, now)
+        later = now
+        while True:  # as long as verify still takes it, the guard must still refuse it
+            later += 30
+            try:
+                verify(secret, headers, body, now=later)
+            except SlackSignatureError:
+                break
+            with pytest.raises(SlackSignatureError, match="replayed"):
+                guard.check_and_remember(stamp, sig, later)
+
+
+def test_the_guard_forgets_what_left_the_window() -> None:
+    guard, now = ReplayGuard(), 1_800_000_000.0
+    guard.check_and_remember(str(int(now)), "v0=old", now)
+    guard.check_and_remember(str(int(now)), "v0=old", now + WINDOW_S + 1)  # verify refuses it now
+
+
+def test_a_flood_cannot_grow_the_guard_past_its_limit_the_oldest_go_first() -> None:
+    guard, now = ReplayGuard(limit=3), 1_800_000_000.0
+    for n in range(4):
+        guard.check_and_remember(str(int(now)), f"v0={n}", now)
+    guard.check_and_remember(str(int(now)), "v0=0", now)  # pushed out by the fourth
+    with pytest.raises(SlackSignatureError):
+        guard.check_and_remember(str(int(now)), "v0=3", now)
+
+
+def test_the_form_reads_what_slack_posts() -> None:
+    text = "/rollback bankchurn env=production reason='p1 error rate' + more"
+    reply = "https://hooks.slack.com/commands/T1/1/x"
+    body = urlencode({"command": "/ops", "text": text, "user_id": "U1", "user_name": "alice",
+                      "team_id": "T1", "channel_id": "C1", "trigger_id": "13345.224",
+                      "response_url": reply}).encode()  # fmt: skip
+    got = parse_form(body)
+    assert (got.command, got.text, got.user_id, got.user_name) == ("/ops", text, "U1", "alice")
+    assert (got.team_id, got.channel_id) == ("T1", "C1")
+    assert got.response_url == reply
+
+
+def test_the_form_defaults_what_is_optional_and_takes_utf8() -> None:
+    got = parse_form(urlencode({"command": "/ops", "user_id": "U1", "text": ""}).encode())
+    assert (got.text, got.user_name, got.response_url) == ("", "", "")
+    assert parse_form(form("/incident bankchurn title='Größe fällt'")).text.endswith("fällt'")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"text=%2Fhelp", b"command=%2Fops&text=x", b"user_id=U1", b"command=&user_id=U1",
+     b"\xff\xfe", b"not a form"],
+)  # fmt: skip
+def test_a_body_without_command_and_user_is_not_a_slash_command(body: bytes) -> None:
+    with pytest.raises(ValueError, match="not a slash command payload"):
+        parse_form(body)
