@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_users: str = ""
     slack_response_hosts: str = "hooks.slack.com"
+    # Source control (GitHub or GitHub Enterprise): commit times for DORA lead time, and an issue
+    # for a P1 incident when asked. Unset: lead time uses the commit time in the request.
+    github_token: SecretStr | None = None
+    github_repo: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    github_api_url: str = Field(default="https://api.github.com", pattern=r"^https?://")
+    github_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    github_issue_on_p1: bool = False
 
     @field_validator("on_hours_utc")
     @classmethod
@@ -102,6 +109,12 @@ class Settings(BaseSettings):
                 f"host {self.host!r} is not loopback; set CONTROLPLANE_ALLOW_REMOTE=true to "
                 "listen beyond 127.0.0.1 (and put TLS in front)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _issues_need_a_repo(self) -> Settings:
+        if self.github_issue_on_p1 and not (self.github_token and self.github_repo):
+            raise ValueError("github_issue_on_p1 needs CONTROLPLANE_GITHUB_TOKEN and _GITHUB_REPO")
         return self
 
     @property
