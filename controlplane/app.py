@@ -59,6 +59,7 @@ ROUTERS = (
     policy_routes.router,
     risk_routes.router,
     incident_routes.router,
+    incident_routes.webhooks,
     audit_routes.router,
     identity_routes.router,
     deploy_routes.router,

@@ -385,6 +385,21 @@ class ControlPlaneClient:
         page = self._request("GET", "/v1/incidents", params=params)
         return cast(list[IncidentOut], page["data"])
 
+    def incident(self, incident_id: str) -> dict[str, Any]:
+        """One incident with its alerts and timeline."""
+        return cast(dict[str, Any], self._request("GET", f"/v1/incidents/{incident_id}"))
+
+    def note_incident(self, incident_id: str, text: str) -> dict[str, Any]:
+        """Add a line to an incident's timeline."""
+        path = f"/v1/incidents/{incident_id}/notes"
+        return cast(dict[str, Any], self._request("POST", path, json={"text": text}))
+
+    def update_incident(self, incident_id: str, **change: Any) -> dict[str, Any]:
+        """Link the causing deployment (`deployment_id`), `mitigated=True`, or raise `severity`."""
+        body = {k: v for k, v in change.items() if v is not None}
+        path = f"/v1/incidents/{incident_id}"
+        return cast(dict[str, Any], self._request("PATCH", path, json=body))
+
     def resolve_incident(self, incident_id: str, resolution: str) -> IncidentOut | ActionOut:
         """Close an incident with what fixed it (incident.resolve: may wait for a human)."""
         path = f"/v1/incidents/{incident_id}/resolve"

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_users: str = ""
     slack_response_hosts: str = "hooks.slack.com"
+    # Alertmanager's webhook receiver (POST /v1/webhooks/alertmanager): the bearer token its
+    # `http_config.authorization` sends. Unset: the receiver refuses every call.
+    alertmanager_token: SecretStr | None = None
     # Source control (GitHub or GitHub Enterprise): commit times for DORA lead time, and an issue
     # for a P1 incident when asked. Unset: lead time uses the commit time in the request.
     github_token: SecretStr | None = None

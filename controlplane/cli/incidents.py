@@ -1,9 +1,9 @@
-"""`opsctl incidents`: open, list, show and resolve incidents (a P1/P2 turns incident_active on)."""
+"""`opsctl incidents`: open, list, show, note, update, resolve; a P1/P2 turns incident_active on."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,15 +13,14 @@ from controlplane.cli._common import (
     emit_json,
     plane,
     settled,
-    show_record,
     table,
 )
-from controlplane.cli.grammar import EnvScopeOpt, by_prefix, env_name, noun, pick_record, short_id
+from controlplane.cli.grammar import EnvScopeOpt, by_prefix, env_name, noun, short_id
 
 if TYPE_CHECKING:
     from controlplane.client import ControlPlaneClient
 
-app = noun("Open, list, show and resolve incidents.")
+app = noun("Open, list, show, note, update and resolve incidents.")
 
 
 class Severity(StrEnum):
@@ -101,11 +100,67 @@ def list_incidents(
 
 @app.command("show")
 def show_incident(incident_id: IdArg, json_out: JsonOpt = False) -> None:
-    """Show one incident: what, where, who opened and resolved it, and how."""
+    """Show one incident: what, where, its alerts, the causing deployment and its timeline."""
     with plane() as client:
-        out = pick_record(incident_id, client.incidents(), "id", "incident")
-    head = f"{out['id']}  {out['severity']}  {out['status']}: {out['title']}"
-    show_record(out, json_out, head, ("id", "severity", "status", "title"))
+        out = client.incident(incident_id)
+    if json_out:
+        emit_json(out)
+        return
+    _print_incident(out)
+
+
+def _print_incident(out: dict[str, Any]) -> None:
+    typer.echo(f"{out['id']}  {out['severity']}  {out['status']}: {out['title']}")
+    where = f"{out.get('service') or 'every service'} in {out.get('environment') or 'every env'}"
+    typer.echo(f"  {where}; source {out['source']}; opened by {out['opened_by']}")
+    if out.get("deployment_id"):
+        typer.echo(f"  caused by deployment {out['deployment_id']}")
+    for alert in out.get("alerts", []):
+        typer.echo(f"  alert {alert['alertname']} ({alert['severity']}) {alert['status']}")
+    rows = [(e["at"][:19], e["kind"], e["actor"], e["text"]) for e in out.get("timeline", [])]
+    if rows:
+        typer.echo(table(("at (utc)", "what", "who", "text"), rows))
+
+
+@app.command("note")
+def note_incident(
+    incident_id: IdArg,
+    text: Annotated[str, typer.Argument(help="The line to add to the timeline.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a line to an incident's timeline."""
+    with plane() as client:
+        out = client.note_incident(incident_id, text)
+    if json_out:
+        emit_json(out)
+        return
+    typer.echo(f"noted on {out['id']}")
+
+
+@app.command("update")
+def update_incident(
+    incident_id: IdArg,
+    deployment: Annotated[
+        str | None, typer.Option("--deployment", help="The deployment id that caused it.")
+    ] = None,
+    mitigated: Annotated[bool, typer.Option("--mitigated", help="Mark it mitigated.")] = False,
+    severity: Annotated[
+        Severity | None, typer.Option("--severity", "-p", help="A higher severity (never lower).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Link the causing deployment (DORA reads it), mark it mitigated, or raise its severity."""
+    with plane() as client:
+        out = client.update_incident(
+            incident_id,
+            deployment_id=deployment,
+            mitigated=mitigated or None,
+            severity=severity.value if severity else None,
+        )
+    if json_out:
+        emit_json(out)
+        return
+    _print_incident(out)
 
 
 @app.command("resolve")

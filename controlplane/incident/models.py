@@ -1,13 +1,13 @@
-"""Incidents: the minimal record that drives the incident_active signal."""
+"""Incidents: the record behind incident_active, its alerts and its timeline (DESIGN §3, §8)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydField
-from sqlalchemy import Column
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from controlplane.audit.redact import FreeText
@@ -35,6 +35,46 @@ class Incident(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=128)
     resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     resolution: str | None = Field(default=None, max_length=2000)
+    mitigated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # the deployment that caused it (DORA's change failure rate and recovery time read this)
+    deployment_id: str | None = Field(default=None, max_length=32, index=True)
+    # set while an alert-made incident is open: one per service and environment (unique)
+    open_key: str | None = Field(default=None, max_length=200, unique=True)
+
+
+EventKind = Literal[
+    "opened", "alert_fired", "alert_resolved", "playbook_step", "note", "linked", "mitigated",
+    "severity", "resolved",
+]  # fmt: skip
+
+
+class IncidentEvent(SQLModel, table=True):
+    """One line of an incident's timeline."""
+
+    __tablename__ = "incident_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(max_length=32, index=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    kind: str = Field(max_length=16)
+    actor: str = Field(max_length=128)
+    text: str = Field(max_length=2000)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class IncidentAlert(SQLModel, table=True):
+    """An Alertmanager alert attached to an incident, deduplicated by its fingerprint."""
+
+    __tablename__ = "incident_alert"
+
+    fingerprint: str = Field(primary_key=True, max_length=64)
+    incident_id: str = Field(primary_key=True, max_length=32)
+    alertname: str = Field(max_length=128)
+    status: str = Field(max_length=16)  # firing | resolved
+    severity: str = Field(max_length=2)
+    starts_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    ends_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    labels: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
 class IncidentCreate(BaseModel):
@@ -74,6 +114,58 @@ class IncidentPublic(BaseModel):
     resolved_by: str | None
     resolved_at: datetime | None
     resolution: str | None
+    mitigated_at: datetime | None = None
+    deployment_id: str | None = None
+
+
+class EventPublic(BaseModel):
+    """A timeline line as the API shows it."""
+
+    at: datetime
+    kind: str
+    actor: str
+    text: str
+    data: dict[str, Any]
+
+
+class AlertPublic(BaseModel):
+    """An alert of an incident as the API shows it."""
+
+    fingerprint: str
+    alertname: str
+    status: str
+    severity: str
+    starts_at: datetime
+    ends_at: datetime | None
+    labels: dict[str, Any]
+
+
+class IncidentDetail(IncidentPublic):
+    """One incident with its alerts and its timeline, oldest line first."""
+
+    alerts: list[AlertPublic]
+    timeline: list[EventPublic]
+
+
+class IncidentNote(BaseModel):
+    """A line for the timeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: FreeText = PydField(min_length=1, max_length=2000)
+
+
+class IncidentUpdate(BaseModel):
+    """What PATCH may change: the causing deployment, mitigation, a higher severity.
+
+    A lower severity would lower incident_active: that is a resolution's job, not a PATCH's.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    deployment_id: str | None = PydField(default=None, min_length=1, max_length=32)
+    mitigated: bool | None = None
+    severity: Severity | None = None
 
 
 class IncidentsPublic(BaseModel):

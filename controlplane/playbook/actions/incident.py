@@ -126,6 +126,7 @@ def annotate(ctx: StepContext, given: NoteIn) -> NoteOut:
         ctx.note("no incident to annotate")
         return NoteOut(incident_id=None, recorded=False)
     row = incidents.get(session=ctx.session, incident_id=given.incident_id)
+    _timeline(ctx, row, given.text)
     _record(ctx, "incident.document", row, {"note": given.text})
     return NoteOut(incident_id=row.id, recorded=True)
 
@@ -159,6 +160,7 @@ class DocumentIn(ActionInputs):
     title: str = Field(min_length=1, max_length=200)
     incident_id: str | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
+    caused_by: str | None = Field(default=None, max_length=32)  # the deployment that caused it
 
 
 class DocumentOut(ActionOutputs):
@@ -176,9 +178,24 @@ def document(ctx: StepContext, given: DocumentIn) -> DocumentOut:
         environment=ctx.environment,
         service=ctx.service,
         inputs={"run_id": ctx.run_id, "incident_id": given.incident_id, "title": given.title},
-        outputs={"facts": given.facts},
+        outputs={"facts": given.facts, "caused_by": given.caused_by},
     )
+    if given.incident_id:
+        row = incidents.get(session=ctx.session, incident_id=given.incident_id)
+        _timeline(ctx, row, f"{given.title} (audit seq {line.seq})")
+        if given.caused_by and row.deployment_id is None:
+            incidents.link_deployment(
+                session=ctx.session, clock=ctx.tools.clock, incident=row,
+                deployment_id=given.caused_by, actor=ctx.requester.name,
+            )  # fmt: skip
     return DocumentOut(record=f"audit seq {line.seq}", title=given.title)
+
+
+def _timeline(ctx: StepContext, row: Incident, text: str) -> None:
+    incidents.add_event(
+        session=ctx.session, clock=ctx.tools.clock, incident=row, kind="playbook_step",
+        actor=ctx.requester.name, text=text, data={"run_id": ctx.run_id, "step": ctx.step_id},
+    )  # fmt: skip
 
 
 def _record(ctx: StepContext, operation: str, row: Incident, outputs: dict[str, Any]) -> None:

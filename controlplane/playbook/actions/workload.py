@@ -70,6 +70,7 @@ def collect_evidence(ctx: StepContext, given: TargetIn) -> Evidence:
 
 class PreviousOut(ActionOutputs):
     current_release: str | None
+    current_deployment: str | None  # what the rollback undoes (the incident's cause)
     target_release: str
     target_deployment: str
 
@@ -101,7 +102,10 @@ def previous_healthy(ctx: StepContext, given: TargetIn) -> PreviousOut:
         )
     ctx.note(f"target: {target.release} (deployment {target.id})")
     return PreviousOut(
-        current_release=current, target_release=target.release, target_deployment=target.id
+        current_release=current,
+        current_deployment=live.id if live else None,
+        target_release=target.release,
+        target_deployment=target.id,
     )
 
 
