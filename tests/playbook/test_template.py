@@ -190,6 +190,7 @@ def test_references_find_the_paths_a_step_reads() -> None:
         "inputs.service",
         "steps.confirm.outputs.incident_id",
         "steps.target.outputs.current_release",
+        "steps.target.outputs.current_deployment",
         "steps.target.outputs.target_release",
         "inputs.reason",
         "steps.silence.outputs.silence_id",
