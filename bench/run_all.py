@@ -28,6 +28,7 @@ SUITE = (
     ("governed_actions.py", [], ["--requests", "100"], "RESULTS-governed.md"),
     ("services_load.py", ["--duration", "30"], ["--duration", "5"], "RESULTS-services.md"),
     ("stable_address.py", ["--duration", "20"], ["--duration", "8"], "RESULTS-stable.md"),
+    ("playbook_runs.py", [], ["--rounds", "1", "--rollbacks", "1"], "RESULTS-playbooks.md"),
 )
 
 
