@@ -6,7 +6,7 @@ UV := $(BIN)/uv
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: install run test test-pg contract lint fmt bench ci clean
+.PHONY: install run test test-pg contract monitoring lint fmt bench ci clean
 
 $(UV):
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,10 @@ test: install ## run the test suite (SQLite; PostgreSQL too when CONTROLPLANE_TE
 	$(BIN)/pytest -m "not contract"
 
 test-pg: install ## run every database-facing test again against a throwaway PostgreSQL cluster
-	pg_virtualenv sh -c 'CONTROLPLANE_TEST_DATABASE_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/postgres" $(CURDIR)/$(BIN)/pytest -m "not browser and not contract" tests --ignore=tests/services --ignore=tests/adapters'
+	pg_virtualenv sh -c 'CONTROLPLANE_TEST_DATABASE_URL="postgresql+psycopg://$$PGUSER:$$PGPASSWORD@$$PGHOST:$$PGPORT/postgres" $(CURDIR)/$(BIN)/pytest -m "not browser and not contract" tests --ignore=tests/services --ignore=tests/adapters --ignore=tests/monitoring'
+
+monitoring: install ## only the tests against a real Alertmanager (make test runs them too; skipped when it is not installed)
+	$(BIN)/pytest -m monitoring tests/monitoring
 
 contract: install ## fuzz a served plane against its OpenAPI document (schemathesis, every check)
 	$(BIN)/pytest -m contract tests/contract

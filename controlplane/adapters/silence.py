@@ -1,6 +1,6 @@
 """AlertSilencer: silence a target's alerts for a while (silence, never delete; extend).
 
-The embedded default keeps silences in a JSON file. The Alertmanager one (monitoring issue)
+The embedded default keeps silences in a JSON file. The Alertmanager one (silence_alertmanager.py)
 maps the same calls to POST /api/v2/silences and DELETE /api/v2/silence/{id}.
 """
 
