@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # Alertmanager's webhook receiver (POST /v1/webhooks/alertmanager): the bearer token its
     # `http_config.authorization` sends. Unset: the receiver refuses every call.
     alertmanager_token: SecretStr | None = None
+    # Alertmanager's API (silences from playbooks). Unset: silences are recorded by the plane.
+    alertmanager_url: str | None = Field(default=None, pattern=r"^https?://")
     # Source control (GitHub or GitHub Enterprise): commit times for DORA lead time, and an issue
     # for a P1 incident when asked. Unset: lead time uses the commit time in the request.
     github_token: SecretStr | None = None

@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -18,7 +19,8 @@ from sqlalchemy import Engine
 from controlplane.adapters.notify import LogNotifier
 from controlplane.adapters.secrets import LocalSecretStore
 from controlplane.adapters.service_http import HttpxServiceHttp
-from controlplane.adapters.silence import EmbeddedSilencer
+from controlplane.adapters.silence import AlertSilencer, EmbeddedSilencer
+from controlplane.adapters.silence_alertmanager import AlertmanagerSilencer
 from controlplane.config import Settings
 from controlplane.governance.service import Door
 from controlplane.playbook.actions import registry
@@ -109,7 +111,7 @@ def playbook_parts(
         workloads=workloads,
         http=HttpxServiceHttp(),
         secrets=LocalSecretStore(settings.state_dir / "secrets"),
-        silencer=EmbeddedSilencer(settings.state_dir / "silences.json", door.clock.now),
+        silencer=silencer_for(settings, door.clock.now),
         notifier=LogNotifier(),
         settings=settings,
         state_dir=settings.state_dir,
@@ -129,3 +131,10 @@ def playbook_parts(
 
 
 __all__ = ["PlaybookParts", "Progress", "playbook_parts", "replica_name"]
+
+
+def silencer_for(settings: Settings, now: Callable[[], datetime]) -> AlertSilencer:
+    """Alertmanager's API when one is configured, else the embedded record of silences."""
+    if settings.alertmanager_url:
+        return AlertmanagerSilencer(settings.alertmanager_url, clock=now)
+    return EmbeddedSilencer(settings.state_dir / "silences.json", now)
