@@ -1,0 +1,1 @@
+"""Monitoring as code: the Prometheus and Alertmanager configuration the plane ships in `ops/`."""
