@@ -18,8 +18,14 @@ from controlplane.risk.models import DriftBaseline, DriftReportRecord
 from controlplane.risk.signals import SignalReading, SignalState, is_off_hours
 
 RECENT_ROLLBACK_WINDOW = timedelta(hours=6)
-DEFAULT_BUDGET_QUERY = 'slo:error_budget_remaining:ratio30d{service="{service}"} <= 0'
-DEFAULT_BUDGET_QUERY_ALL = "min(slo:error_budget_remaining:ratio30d) <= 0"
+BUDGET_SERIES = "slo:error_budget_remaining:ratio30d"  # recorded by ops/prometheus/rules/slo.yml
+
+
+def budget_query(service: str | None, environment: str | None) -> str:
+    """PromQL that matches when the 30-day budget of that scope is spent (a dev budget spent
+    does not escalate production)."""
+    labels = [f'{k}="{v}"' for k, v in (("service", service), ("environment", environment)) if v]
+    return f"min({BUDGET_SERIES}{{{','.join(labels)}}}) <= 0"
 
 
 @dataclass(frozen=True)
@@ -105,12 +111,7 @@ class Readers:
                 now,
                 {"note": "no Prometheus configured (CONTROLPLANE_PROMETHEUS_URL)"},
             )
-        service = scope.service
-        promql = (
-            DEFAULT_BUDGET_QUERY.replace("{service}", service)
-            if service
-            else DEFAULT_BUDGET_QUERY_ALL
-        )
+        promql = budget_query(scope.service, scope.environment)
         try:
             result = self.metrics.query(promql)
         except AdapterUnavailable as exc:

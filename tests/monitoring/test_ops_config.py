@@ -205,10 +205,11 @@ def test_every_alert_has_a_test_where_it_fires_and_one_where_it_does_not() -> No
 
 
 def test_the_error_budget_series_is_the_one_the_risk_reader_queries() -> None:
-    from controlplane.risk.readers import DEFAULT_BUDGET_QUERY, DEFAULT_BUDGET_QUERY_ALL
+    from controlplane.risk.readers import budget_query
 
     recorded = {r["record"] for r in _rules() if "record" in r}
-    for query in (DEFAULT_BUDGET_QUERY, DEFAULT_BUDGET_QUERY_ALL):
+    for query in (budget_query("bankchurn", "dev"), budget_query("bankchurn", None),
+                  budget_query(None, None)):  # fmt: skip
         assert _series_names(query) <= recorded, query
 
 

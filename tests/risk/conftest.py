@@ -25,16 +25,19 @@ groups:
     rules:
       - record: slo:error_budget_remaining:ratio30d
         expr: vector(-0.2)
-        labels: {service: bankchurn}
+        labels: {service: bankchurn, environment: dev}
+      - record: slo:error_budget_remaining:ratio30d
+        expr: vector(0.9)
+        labels: {service: bankchurn, environment: production}
       - record: slo:error_budget_remaining:ratio30d
         expr: vector(0.7)
-        labels: {service: nlpinsight}
+        labels: {service: nlpinsight, environment: dev}
 """
 
 
 @pytest.fixture(scope="session")
 def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start Prometheus with recording rules that say bankchurn's budget is spent."""
+    """Start Prometheus with recording rules that say bankchurn's dev budget is spent."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("prometheus binary not installed (apt-get install prometheus; CI does)")
@@ -62,7 +65,7 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 r = httpx.get(
                     f"{url}/api/v1/query", params={"query": "slo:error_budget_remaining:ratio30d"}
                 )
-                if r.status_code == 200 and len(r.json()["data"]["result"]) == 2:
+                if r.status_code == 200 and len(r.json()["data"]["result"]) == 3:
                     break
             except httpx.HTTPError:
                 pass

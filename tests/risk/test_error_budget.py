@@ -51,6 +51,17 @@ def test_spent_budget_is_active_and_escalates(with_prometheus) -> None:
     assert d["final_mode"] == "CONSULT"
 
 
+def test_a_budget_spent_in_dev_does_not_escalate_production(with_prometheus) -> None:
+    client, headers = with_prometheus
+    d = client.post(
+        "/v1/decisions",
+        json={"operation": "rollback.plan", "environment": "production", "service": "bankchurn"},
+        headers=headers,
+    ).json()
+    budget = next(s for s in d["signals"] if s["name"] == "error_budget_exhausted")
+    assert budget["state"] == "inactive", budget
+
+
 def test_healthy_budget_is_inactive(with_prometheus) -> None:
     client, headers = with_prometheus
     assert _signal(client, headers, "nlpinsight")["state"] == "inactive"
