@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,15 @@ class WorkloadBackend(Protocol):
     ) -> LogChunk:
         """The last `tail` lines of the target's current process log (or of `release`'s newest log),
         or, with `after`, the lines written since that cursor. NotFound when there is no log."""
+        ...
+
+
+@runtime_checkable
+class PredictionLogs(Protocol):
+    """A backend whose services write their prediction log where the plane can read it."""
+
+    def prediction_log(self, target: Target) -> Path:
+        """The folder of `target`'s `predictions.jsonl` and `ground_truth.jsonl`."""
         ...
 
 

@@ -17,7 +17,8 @@ OPERATIONS = list(yaml.safe_load((REPO / "policies" / "modes.yaml").read_text())
 
 def test_every_playbook_in_the_repo_loads() -> None:
     books = load_playbooks(REPO / "playbooks", registry(), OPERATIONS)
-    assert {"rollback", "incident", "release", "secret-breach"} <= set(books)
+    ml = {"drift-check", "performance-review", "retrain"}
+    assert {"rollback", "incident", "release", "secret-breach"} | ml <= set(books)
     assert len(books["rollback"].spec.steps) == 7
 
 

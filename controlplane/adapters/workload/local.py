@@ -66,11 +66,15 @@ class LocalBackend:
         """`python -m services.<name> --port P --artifact DIR`, bound to loopback."""
         if not release.artifact:
             raise AdapterError(f"release {release.ref} has no artifact directory to run locally")
-        predictions = self.directory / "predictions" / f"{target.service}-{target.environment}"
         return [
             sys.executable, "-m", f"services.{target.service}", "--port", str(port),
-            "--artifact", release.artifact, "--host", "127.0.0.1", "--log-dir", str(predictions),
+            "--artifact", release.artifact, "--host", "127.0.0.1",
+            "--log-dir", str(self.prediction_log(target)),
         ]  # fmt: skip
+
+    def prediction_log(self, target: Target) -> Path:
+        """Where `target`'s processes write their prediction log (kept across releases)."""
+        return self.directory / "predictions" / f"{target.service}-{target.environment}"
 
     def deploy(self, target: Target, release: Release) -> RolloutResult:
         """Start `release` beside the current one, switch when ready, then stop the old one."""
