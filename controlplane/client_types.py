@@ -147,6 +147,8 @@ class IncidentOut(TypedDict):
     resolved_by: str | None
     resolved_at: str | None
     resolution: str | None
+    mitigated_at: str | None
+    deployment_id: str | None
 
 
 class AuditPage(TypedDict):
