@@ -185,7 +185,9 @@ class Outcomes:
             if notes:
                 row.notes = [*row.notes, *notes][-50:]
             session.add(row)
-            session.delete(session.get(PlaybookAttempt, attempt.id))
+            done = session.get(PlaybookAttempt, attempt.id)
+            if done is not None:  # a poll is not an attempt: its row goes
+                session.delete(done)
             run.next_check_at = self.clock.now() + timedelta(seconds=check_in_s)
             changed = run.reason != reason
             self.journal.set_run(session, run, RunStatus.WAITING, reason)

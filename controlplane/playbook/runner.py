@@ -159,6 +159,8 @@ class Runner:
             steps = steps_of(session, run_id)
             spec = PlaybookSpec.model_validate(run.spec)
             if run.cancel_requested:
+                for left in (s for s in steps if s.status == StepStatus.RUNNING):
+                    self.executor.orphaned(session, run, left)  # we hold the lease: it is gone
                 self.compensator.cancel(session, run, spec, steps)
                 session.commit()
                 return False
