@@ -31,8 +31,8 @@ from controlplane.identity import service as identity
 from controlplane.incident import kinds as incident_kinds
 from controlplane.metrics import PlaneMetrics
 from controlplane.notifications import ChangeListener
-from controlplane.playbook.runner import RUNNABLE as RUNS_RUNNABLE
-from controlplane.playbook.runner import SUBJECT as STEP_SUBJECT
+from controlplane.playbook.rows import RUNNABLE as RUNS_RUNNABLE
+from controlplane.playbook.rows import SUBJECT as STEP_SUBJECT
 from controlplane.playbook.subject import StepSubject
 from controlplane.playbook.wiring import PlaybookParts, playbook_parts
 from controlplane.policy.service import Decider

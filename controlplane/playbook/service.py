@@ -27,7 +27,8 @@ from controlplane.playbook.models import (
     RunPublic,
     StepPublic,
 )
-from controlplane.playbook.runner import Runner, context_of, mark_runnable, where_step_lands
+from controlplane.playbook.rows import context_of, mark_runnable, where_step_lands
+from controlplane.playbook.runner import Runner
 from controlplane.playbook.states import (
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,

@@ -10,7 +10,7 @@ from controlplane.approval import service as approvals
 from controlplane.errors import NotFound
 from controlplane.identity.models import Principal
 from controlplane.playbook.models import PlaybookRun, PlaybookStep
-from controlplane.playbook.runner import mark_runnable
+from controlplane.playbook.rows import mark_runnable
 from controlplane.playbook.states import (
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,

@@ -25,8 +25,9 @@ from controlplane.config import Settings
 from controlplane.governance.service import Door
 from controlplane.playbook.actions import registry
 from controlplane.playbook.actions.base import Action, ActionRegistry
+from controlplane.playbook.journal import Progress
 from controlplane.playbook.loader import PlaybookStore
-from controlplane.playbook.runner import Progress, Runner
+from controlplane.playbook.runner import Runner
 from controlplane.playbook.tools import Tools
 from controlplane.playbook.worker import RunWorker
 from controlplane.workload.wiring import Workloads
