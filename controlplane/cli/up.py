@@ -71,25 +71,18 @@ def local_workloads_stopper(app: FastAPI, services: bool) -> Stop | None:
     return stop_all
 
 
-def start_local_workloads(
-    app: FastAPI, settings: Settings, after: Callable[[], None] | None = None
-) -> None:
+def start_local_workloads(app: FastAPI, settings: Settings) -> None:
     """Adopt or restart recorded service processes, then deploy missing dev services (audited).
 
     Runs after the plane answers: each missing service gets its bundled initial release (trained
     in seconds on first use) deployed to dev through the API, like any other deployment.
     """
     threading.Thread(
-        target=_bring_up_services,
-        args=(app, settings, after),
-        name="opsctl-services",
-        daemon=True,
+        target=_bring_up_services, args=(app, settings), name="opsctl-services", daemon=True
     ).start()
 
 
-def _bring_up_services(
-    app: FastAPI, settings: Settings, after: Callable[[], None] | None = None
-) -> None:
+def _bring_up_services(app: FastAPI, settings: Settings) -> None:
     """Wait for the plane, adopt what runs, deploy what is missing; log one line per service."""
     from controlplane.adapters.base import Target
     from controlplane.client import ControlPlaneClient
@@ -120,8 +113,6 @@ def _bring_up_services(
                 log.info("service %s/dev: %s", service, dep.get("message") or dep.get("status"))
             except (ControlPlaneError, OSError, RuntimeError) as exc:
                 log.error("service %s/dev not started: %s", service, exc)
-    if after is not None:
-        after()
 
 
 def up(
@@ -192,8 +183,10 @@ def _serve(
 
     def ready() -> None:
         _banner(app, settings, json_out, why_not)
+        if stack is not None:  # the services' ports are known only once each is deployed
+            stack.follow()
         if stop_services is not None:
-            start_local_workloads(app, settings, after=_reloader(stack))
+            start_local_workloads(app, settings)
 
     _announce_when_ready(server, ready)
     writer = getattr(app.state.ctx.audit.committer, "pid", None)  # gone once the app shuts down
@@ -294,23 +287,6 @@ def _with_monitoring(settings: Settings, stack: MonitoringStack) -> Settings:
             "alertmanager_token": SecretStr(stack.token),
         }
     )
-
-
-def _reloader(stack: MonitoringStack | None) -> Callable[[], None] | None:
-    """After the services are up (their ports known only then): new targets, Prometheus reload."""
-    if stack is None:
-        return None
-
-    def reload() -> None:
-        from controlplane.monitoring.stack import MonitoringError
-
-        try:
-            stack.reload()
-            log.info("prometheus reloaded with the services' ports")
-        except (MonitoringError, OSError) as exc:
-            log.error("%s", exc)
-
-    return reload
 
 
 def _configure_logging() -> None:

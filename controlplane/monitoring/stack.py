@@ -17,6 +17,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ ALERTMANAGER_NAMES = ("prometheus-alertmanager", "alertmanager")  # Debian's nam
 RETENTION = "31d"  # the 30-day SLO windows, and a day to spare
 READY_TIMEOUT_S = 30.0
 STOP_GRACE_S = 10.0
+FOLLOW_EVERY_S = 2.0  # how soon a newly deployed target is scraped
 
 
 class MonitoringError(RuntimeError):
@@ -161,6 +163,8 @@ class MonitoringStack:
         self.out = self.state_dir / "monitoring"
         self.token_file = self.state_dir / config.TOKEN_FILE
         self.token = ensure_token(self.token_file, token)
+        self._targets: list[config.ScrapeTarget] = []
+        self._stopping = threading.Event()
         am_port = alertmanager_port or free_port()
         prom_port = prometheus_port or free_port()
         self.alertmanager = Child(
@@ -199,6 +203,7 @@ class MonitoringStack:
 
     def render(self) -> list[Path]:
         """Write both files for the ports the local backend has handed out so far."""
+        self._targets = files.targets_in(self.state_dir)
         rendered = files.for_state(
             self.state_dir,
             plane_url=self.plane_url,
@@ -234,12 +239,39 @@ class MonitoringStack:
                 f"{response.text.strip()}; see {self.prometheus.log_file}"
             )
 
+    def follow(self, every_s: float = FOLLOW_EVERY_S) -> threading.Thread:
+        """Reload Prometheus whenever the local backend hands out a new front port (a thread).
+
+        The ports are known only once each service is deployed (asynchronously, after the
+        plane answers), and a later staging or production deployment adds targets too.
+        """
+
+        def watch() -> None:
+            while not self._stopping.wait(every_s):
+                try:
+                    now = files.targets_in(self.state_dir)
+                except (OSError, ValueError):  # mid-write or unreadable: the next look
+                    continue
+                if now == self._targets:
+                    continue
+                try:
+                    self.reload()
+                    log.info("prometheus reloaded: %d service targets", len(now))
+                except (MonitoringError, OSError) as exc:
+                    self._targets = now  # said once, not every few seconds
+                    log.error("%s", exc)
+
+        thread = threading.Thread(target=watch, name="monitoring-targets", daemon=True)
+        thread.start()
+        return thread
+
     def pids(self) -> list[int]:
         """The running children's process ids."""
         return [c.proc.pid for c in (self.prometheus, self.alertmanager) if c.proc is not None]
 
     def stop(self) -> int:
         """Stop Prometheus, then Alertmanager (terminate, then kill); how many were running."""
+        self._stopping.set()
         stopped = 0
         for child in (self.prometheus, self.alertmanager):
             try:

@@ -92,13 +92,13 @@ def test_the_stack_serves_both_on_loopback_with_the_ops_rules_and_the_token(
     assert _eventually(active) == [f"{stack.alertmanager_url}/api/v2/alerts"]
 
 
-def test_reload_picks_up_the_ports_the_backend_handed_out(stack: MonitoringStack) -> None:
+def test_prometheus_follows_the_ports_the_backend_hands_out(stack: MonitoringStack) -> None:
+    stack.follow(every_s=0.2)
     workloads = stack.state_dir / "workloads"
     workloads.mkdir(parents=True)
     (workloads / "state.json").write_text(
         json.dumps({"targets": {"bankchurn/dev": {"front_port": 18800}}})
     )
-    stack.reload()
 
     def scraped() -> set[str]:
         data = httpx.get(f"{stack.prometheus_url}/api/v1/targets", timeout=5).json()["data"]
