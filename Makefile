@@ -18,7 +18,7 @@ $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.installed ## install the plane and its tools into .venv (seconds, from uv.lock)
 
-run: install ## start the plane on 127.0.0.1:8700 with SQLite and the three services
+run: install ## start the plane on 127.0.0.1:8700 with SQLite and the three services (and Prometheus + Alertmanager when installed)
 	$(BIN)/opsctl up
 
 test: install ## run the test suite (SQLite; PostgreSQL too when CONTROLPLANE_TEST_DATABASE_URL is set)

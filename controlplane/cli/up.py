@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from controlplane.config import Settings
+    from controlplane.monitoring.stack import MonitoringStack
 
 log = logging.getLogger("controlplane.up")
 Stop = Callable[[], int]
@@ -131,16 +132,48 @@ def up(
             help="With the local backend, also run the three ML services in dev (default on).",
         ),
     ] = True,
+    monitoring: Annotated[
+        bool | None,
+        typer.Option(
+            "--monitoring/--no-monitoring",
+            help="Also run Prometheus and Alertmanager on loopback (default: when both are "
+            "installed and CONTROLPLANE_PROMETHEUS_URL/_ALERTMANAGER_URL are unset).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Start the control plane (and, with the local backend, its services) in the foreground."""
     _configure_logging()
     settings = _settings(host, port)
+    start_monitoring, why_not = _monitoring_wanted(monitoring, settings)
     sock = _bind(settings.host, settings.port)
     stops = StopSignals()
-    from controlplane.app import create_app
+    stack = _start_monitoring(settings, sock) if start_monitoring else None
+    try:
+        if stack is not None:
+            settings = _with_monitoring(settings, stack)
+        from controlplane.app import create_app
 
-    app = create_app(settings)
+        app = create_app(settings)
+    except BaseException:
+        if stack is not None:
+            stack.stop()
+        raise
+    _serve(app, settings, stops, sock, services, access_log, json_out, stack, why_not)
+
+
+def _serve(
+    app: FastAPI,
+    settings: Settings,
+    stops: StopSignals,
+    sock: socket.socket,
+    services: bool,
+    access_log: bool,
+    json_out: bool,
+    stack: MonitoringStack | None,
+    why_not: str | None,
+) -> None:
+    """Serve until stopped, then stop everything `up` started."""
     stop_services = local_workloads_stopper(app, services)
     server = _server(app, access_log)
     stops.attach(server)
@@ -149,7 +182,9 @@ def up(
     tune_gc()
 
     def ready() -> None:
-        _banner(app, settings, json_out)
+        _banner(app, settings, json_out, why_not)
+        if stack is not None:  # the services' ports are known only once each is deployed
+            stack.follow()
         if stop_services is not None:
             start_local_workloads(app, settings)
 
@@ -158,21 +193,32 @@ def up(
     try:
         server.run(sockets=[sock])
     finally:
-        stopped = _stop_everything(app, stop_services, writer)
+        stopped = _stop_everything(app, stop_services, writer, stack)
         log.info("control plane stopped%s: %s", stops.reason(), stopped)
 
 
-def _stop_everything(app: FastAPI, stop_services: Stop | None, writer: int | None) -> str:
-    """Stop the services, then the audit writer and database (even if the first fails); say so.
+def _stop_everything(
+    app: FastAPI,
+    stop_services: Stop | None,
+    writer: int | None,
+    stack: MonitoringStack | None = None,
+) -> str:
+    """Stop the services, the audit writer and database, then monitoring (each even if one
+    before fails); say so.
 
     The app's own shutdown closes the writer first when uvicorn ran its lifespan; closing again
     is a no-op.
     """
     ctx = app.state.ctx
+    monitored = 0
     try:
-        count = stop_services() if stop_services is not None else None
+        try:
+            count = stop_services() if stop_services is not None else None
+        finally:
+            ctx.close()
     finally:
-        ctx.close()
+        if stack is not None:
+            monitored = stack.stop()
     done = (
         []
         if count is None
@@ -180,7 +226,67 @@ def _stop_everything(app: FastAPI, stop_services: Stop | None, writer: int | Non
     )
     if writer is not None:
         done.append(f"audit writer (pid {writer}) stopped")
+    if stack is not None:
+        done.append(f"monitoring ({monitored} of prometheus, alertmanager) stopped")
     return ", ".join(done) or "nothing else was running"
+
+
+def _monitoring_wanted(flag: bool | None, settings: Settings) -> tuple[bool, str | None]:
+    """Whether to start Prometheus and Alertmanager, and why error_budget_exhausted is off if not.
+
+    `--monitoring` with a binary missing is an error; auto mode (no flag) starts them when both
+    are installed and no external Prometheus or Alertmanager is configured.
+    """
+    from controlplane.monitoring.stack import INSTALL_HINT, missing_binaries
+
+    missing = missing_binaries()
+    if flag is True and missing:
+        raise fail(
+            f"--monitoring: {' and '.join(missing)} not found on PATH; install them with "
+            f"`{INSTALL_HINT}`, or run without --monitoring"
+        )
+    if flag is True:
+        return True, None
+    if flag is None and (settings.prometheus_url or settings.alertmanager_url):
+        return False, None  # the operator runs their own
+    if flag is None and not missing:
+        return True, None
+    if settings.prometheus_url:
+        return False, None
+    if flag is False:
+        return False, "--no-monitoring and no CONTROLPLANE_PROMETHEUS_URL"
+    return False, (
+        f"{' and '.join(missing)} not installed ({INSTALL_HINT}; `make run` then starts them)"
+    )
+
+
+def _start_monitoring(settings: Settings, sock: socket.socket) -> MonitoringStack:
+    """Prometheus and Alertmanager, ready, for this plane; exit 1 with their log if not."""
+    from controlplane.monitoring.stack import MonitoringError, MonitoringStack
+
+    token = settings.alertmanager_token
+    try:
+        return MonitoringStack(
+            settings.state_dir,
+            plane_url=_base_url(settings),
+            token=token.get_secret_value() if token else None,
+        ).start()
+    except MonitoringError as exc:
+        sock.close()
+        raise fail(str(exc)) from None
+
+
+def _with_monitoring(settings: Settings, stack: MonitoringStack) -> Settings:
+    """The plane reads error budgets from this Prometheus and accepts this Alertmanager's token."""
+    from pydantic import SecretStr
+
+    return settings.model_copy(
+        update={
+            "prometheus_url": stack.prometheus_url,
+            "alertmanager_url": stack.alertmanager_url,
+            "alertmanager_token": SecretStr(stack.token),
+        }
+    )
 
 
 def _configure_logging() -> None:
@@ -253,19 +359,23 @@ def _announce_when_ready(server: uvicorn.Server, announce: Callable[[], None]) -
     threading.Thread(target=watch, name="opsctl-banner", daemon=True).start()
 
 
-def _banner(app: FastAPI, settings: Settings, json_out: bool) -> None:
+def _banner(app: FastAPI, settings: Settings, json_out: bool, why_not: str | None = None) -> None:
     """Tell a newcomer where the docs, dashboard and admin token are, and what to try."""
-    info = banner_info(app, settings)
+    info = banner_info(app, settings, why_not)
     if json_out:
         typer.echo(json.dumps(info))
         return
     typer.echo(render_banner(info))
 
 
-def banner_info(app: FastAPI, settings: Settings) -> dict[str, Any]:
-    """What the banner says, as data (also the `--json` output)."""
+def _base_url(settings: Settings) -> str:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    base = f"http://{host}:{settings.port}"
+    return f"http://{host}:{settings.port}"
+
+
+def banner_info(app: FastAPI, settings: Settings, why_not: str | None = None) -> dict[str, Any]:
+    """What the banner says, as data (also the `--json` output)."""
+    base = _base_url(settings)
     has_dashboard = any(getattr(r, "path", None) == "/" for r in app.routes)
     prog = _prog()
     return {
@@ -274,6 +384,13 @@ def banner_info(app: FastAPI, settings: Settings) -> dict[str, Any]:
         "dashboard": f"{base}/" if has_dashboard else None,
         "admin_token_file": str(settings.admin_token_path.resolve()),
         "admin_token": app.state.ctx.admin_token,
+        "prometheus": settings.prometheus_url,
+        "alertmanager": settings.alertmanager_url,
+        "error_budget_exhausted": (
+            "enabled"
+            if settings.prometheus_url
+            else f"disabled: no Prometheus ({why_not or 'CONTROLPLANE_PROMETHEUS_URL unset'})"
+        ),
         "env": _client_env(settings, base),
         "try": [
             f"{prog} decide deploy --env production --service bankchurn",
@@ -291,6 +408,12 @@ def render_banner(info: dict[str, Any]) -> str:
     lines.append(f"  admin token  {info['admin_token_file']} (mode 0600; the CLI reads it)")
     if info["admin_token"]:
         lines.append(f"  first start: admin token {info['admin_token']} (shown only this once)")
+    if info.get("prometheus"):
+        lines.append(f"  prometheus   {info['prometheus']}")
+    if info.get("alertmanager"):
+        lines.append(f"  alertmanager {info['alertmanager']}")
+    if not info.get("prometheus") and info.get("error_budget_exhausted"):
+        lines.append(f"  error_budget_exhausted is {info['error_budget_exhausted']}")
     lines += ["", "try, in another terminal in this folder:"]
     lines += [f"  export {k}={v}" for k, v in info["env"].items()]
     lines += [f"  {cmd}" for cmd in info["try"]]

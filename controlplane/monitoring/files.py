@@ -71,7 +71,9 @@ def committed() -> Rendered:
     )
 
 
-def for_state(state_dir: Path, *, plane_url: str) -> Rendered:
+def for_state(
+    state_dir: Path, *, plane_url: str, alertmanager_address: str = config.ALERTMANAGER_ADDRESS
+) -> Rendered:
     """A copy for a running local plane: its real front ports, absolute rule and token paths."""
     state_dir = state_dir.resolve()
     targets = targets_in(state_dir)
@@ -79,6 +81,7 @@ def for_state(state_dir: Path, *, plane_url: str) -> Rendered:
         targets,
         rule_files=[str(RULES_DIR / "*.yml")],
         plane_address=urlsplit(plane_url).netloc,
+        alertmanager_address=alertmanager_address,
     )
     alertmanager = config.alertmanager_config(
         plane_url=plane_url, token_file=str(state_dir / config.TOKEN_FILE)

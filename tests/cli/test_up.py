@@ -39,11 +39,18 @@ def _free_port() -> int:
 class Plane:
     """An `opsctl up` child process whose stdout is read line by line in the background."""
 
-    def __init__(self, cwd: Path, env: dict[str, str], *, services: bool = False) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        env: dict[str, str],
+        *,
+        services: bool = False,
+        extra: tuple[str, ...] = ("--no-monitoring",),
+    ) -> None:
         self.lines: queue.Queue[str] = queue.Queue()
         self.err: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controlplane.cli.main", "up"]
+            [sys.executable, "-m", "controlplane.cli.main", "up", *extra]
             + ([] if services else ["--no-services"]),
             cwd=cwd,
             env=env,
