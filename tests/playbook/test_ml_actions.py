@@ -29,7 +29,7 @@ from controlplane.adapters.workload.local import LocalBackend
 from controlplane.config import Settings
 from controlplane.playbook.actions import ml_drift, ml_gates, ml_metrics, ml_retrain
 from controlplane.playbook.actions.base import Requester, StepContext
-from controlplane.playbook.runner import step_key
+from controlplane.playbook.rows import step_key
 from controlplane.release.registry import ReleaseRegistry
 from services.bankchurn import data as churn
 from tests.playbook.conftest import step
