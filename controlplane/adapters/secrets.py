@@ -1,7 +1,8 @@
 """SecretStore: where the plane keeps (and rotates, revokes) secrets; values never in errors.
 
 The embedded default encrypts values with Fernet under a key in the state folder (mode 0600);
-cloud secret managers come with the monitoring issue behind the same Protocol.
+AWS Secrets Manager (secrets_aws.py) and GCP Secret Manager (secrets_gcp.py) sit behind the same
+Protocol, and the contract tests run one set of behaviours against all three.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class SecretVersion:
     version: int
     created_at: datetime
     fingerprint: str  # first 12 hex of sha256 of the value
-    state: str  # active | disabled | revoked
+    state: str  # active | disabled | revoked (| destroyed: GCP, the value is gone)
 
 
 class SecretStore(Protocol):
@@ -52,8 +53,14 @@ class SecretStore(Protocol):
     def versions(self, name: str) -> list[SecretVersion]: ...
 
 
-def _fp(value: str) -> str:
+def fingerprint(value: str) -> str:
+    """The first 12 hex of the value's sha256: what metadata, logs and audit may show."""
     return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def fresh_value() -> str:
+    """A new random value for a rotation that was given none (256 bits, URL-safe)."""
+    return pysecrets.token_urlsafe(32)
 
 
 class LocalSecretStore:
@@ -137,7 +144,7 @@ class LocalSecretStore:
             if row["state"] == "active":
                 row["state"] = "disabled"
         row = {"version": len(rows) + 1, "created_at": datetime.now(UTC).isoformat(),
-               "fingerprint": _fp(value), "state": "active",
+               "fingerprint": fingerprint(value), "state": "active",
                "value": self._key().encrypt(value.encode()).decode()}  # fmt: skip
         rows.append(row)
         return _meta(name, row)
@@ -166,7 +173,7 @@ class LocalSecretStore:
             if done is not None:
                 return _meta(name, self._versions(data, name)[done - 1])
             self._versions(data, name)
-            made = self._add(data, name, new_value or pysecrets.token_urlsafe(32))
+            made = self._add(data, name, new_value or fresh_value())
             data["keys"][idempotency_key] = made.version
             return made
 

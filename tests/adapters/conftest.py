@@ -1,4 +1,4 @@
-"""Workload adapter fixtures: tiny trained bankchurn bundles and backends that clean up."""
+"""Adapter fixtures: tiny trained bankchurn bundles, backends that clean up, moto's server."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from controlplane.adapters.base import Release, Target
 from controlplane.adapters.workload.local import LocalBackend
+
+if TYPE_CHECKING:
+    from tests.adapters.moto_secrets import MotoAws
 
 TARGET = Target("bankchurn", "dev")
 
@@ -65,3 +69,14 @@ def make_local(tmp_path: Path) -> Iterator[Callable[..., LocalBackend]]:
     yield make
     for backend in reversed(made):
         backend.stop_all()
+
+
+@pytest.fixture(scope="session")
+def moto_aws() -> Iterator[MotoAws]:
+    """moto's AWS server for the whole session (its start costs seconds); tests reset it."""
+    from tests.adapters.moto_secrets import MotoAws  # moto is slow to import: only when used
+
+    server = MotoAws()
+    server.start()
+    yield server
+    server.close()
