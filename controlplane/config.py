@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     alertmanager_token: SecretStr | None = None
     # Alertmanager's API (silences from playbooks). Unset: silences are recorded by the plane.
     alertmanager_url: str | None = Field(default=None, pattern=r"^https?://")
+    # Where playbooks revoke and rotate secrets: the local encrypted store (default), AWS Secrets
+    # Manager or GCP Secret Manager (credentials from the SDK's own chain, never settings).
+    secret_store: Literal["local", "aws", "gcp"] = "local"
+    aws_region: str | None = None
+    aws_secrets_endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
+    gcp_project: str | None = None
+    gcp_secrets_endpoint: str | None = Field(default=None, pattern=r"^https?://")
     # Source control (GitHub or GitHub Enterprise): commit times for DORA lead time, and an issue
     # for a P1 incident when asked. Unset: lead time uses the commit time in the request.
     github_token: SecretStr | None = None
@@ -114,6 +121,14 @@ class Settings(BaseSettings):
                 f"host {self.host!r} is not loopback; set CONTROLPLANE_ALLOW_REMOTE=true to "
                 "listen beyond 127.0.0.1 (and put TLS in front)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _cloud_store_needs_a_home(self) -> Settings:
+        if self.secret_store == "aws" and not self.aws_region:
+            raise ValueError("secret_store=aws needs CONTROLPLANE_AWS_REGION")
+        if self.secret_store == "gcp" and not self.gcp_project:
+            raise ValueError("secret_store=gcp needs CONTROLPLANE_GCP_PROJECT")
         return self
 
     @model_validator(mode="after")

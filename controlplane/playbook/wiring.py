@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from controlplane.adapters.notify import LogNotifier
-from controlplane.adapters.secrets import LocalSecretStore
+from controlplane.adapters.secrets import LocalSecretStore, SecretStore
+from controlplane.adapters.secrets_aws import AwsSecretStore
+from controlplane.adapters.secrets_gcp import GcpSecretStore
 from controlplane.adapters.service_http import HttpxServiceHttp
 from controlplane.adapters.silence import AlertSilencer, EmbeddedSilencer
 from controlplane.adapters.silence_alertmanager import AlertmanagerSilencer
@@ -111,7 +113,7 @@ def playbook_parts(
         door=door,
         workloads=workloads,
         http=HttpxServiceHttp(),
-        secrets=LocalSecretStore(settings.state_dir / "secrets"),
+        secrets=secret_store_for(settings),
         silencer=silencer_for(settings, door.clock.now),
         notifier=LogNotifier(),
         settings=settings,
@@ -139,3 +141,14 @@ def silencer_for(settings: Settings, now: Callable[[], datetime]) -> AlertSilenc
     if settings.alertmanager_url:
         return AlertmanagerSilencer(settings.alertmanager_url, clock=now)
     return EmbeddedSilencer(settings.state_dir / "silences.json", now)
+
+
+def secret_store_for(settings: Settings) -> SecretStore:
+    """The configured secret manager; the local encrypted store by default."""
+    if settings.secret_store == "aws":
+        return AwsSecretStore.connect(settings.aws_region or "", settings.aws_secrets_endpoint_url)
+    if settings.secret_store == "gcp":
+        return GcpSecretStore.connect(
+            settings.gcp_project or "", endpoint=settings.gcp_secrets_endpoint
+        )
+    return LocalSecretStore(settings.state_dir / "secrets")

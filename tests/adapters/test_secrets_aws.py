@@ -236,3 +236,20 @@ def test_connect_needs_a_region_and_credentials(
 def test_a_name_aws_would_refuse_is_invalid_before_any_call(store: AwsSecretStore) -> None:
     with pytest.raises(InvalidSpec, match="not an AWS secret name"):
         store.put("no spaces allowed", value())
+
+
+def test_the_plane_uses_aws_when_configured(moto: MotoAws, tmp_path: Path) -> None:
+    """CONTROLPLANE_SECRET_STORE=aws: playbooks rotate in Secrets Manager, not the local file."""
+    from controlplane.config import Settings
+    from controlplane.playbook.wiring import secret_store_for
+
+    settings = Settings(state_dir=tmp_path, secret_store="aws", aws_region=REGION,
+                        aws_secrets_endpoint_url=moto.url)  # fmt: skip
+    store = secret_store_for(settings)
+    assert isinstance(store, AwsSecretStore)
+    store.put("ci/deploy-key", "first-value-123")
+    rotated = store.rotate("ci/deploy-key", idempotency_key="run:rotate:1")
+    assert store.current("ci/deploy-key").fingerprint == rotated.fingerprint
+    assert not (tmp_path / "secrets").exists()
+    with pytest.raises(ValueError, match="CONTROLPLANE_AWS_REGION"):
+        Settings(state_dir=tmp_path, secret_store="aws")
