@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 from pydantic import Field as PydField
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
@@ -164,7 +164,7 @@ class IncidentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     deployment_id: str | None = PydField(default=None, min_length=1, max_length=32)
-    mitigated: bool | None = None
+    mitigated: StrictBool | None = None
     severity: Severity | None = None
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, or_, select
 
 from controlplane import db
 from controlplane.clock import Clock
-from controlplane.errors import Conflict, InvalidRequest, NotFound
+from controlplane.errors import Conflict, NotFound
 from controlplane.incident.models import (
     BLOCKING_SEVERITIES,
     AlertPublic,
@@ -94,7 +94,7 @@ def update(
     """Link the causing deployment, mark it mitigated, or raise its severity (never lower)."""
     incident = get_open(session=session, incident_id=incident_id)
     if change.severity and change.severity > incident.severity:  # "P3" > "P1": lower
-        raise InvalidRequest(
+        raise Conflict(
             "a PATCH may only raise an incident's severity (lowering it is a resolution)",
             {"field": "severity", "current": incident.severity, "asked": change.severity},
         )

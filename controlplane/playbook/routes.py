@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from controlplane.deploy.facts import KNOWN_SERVICES
 from controlplane.deps import Operator, PlaybooksDep, ReadSessionDep, SessionDep, Viewer
@@ -32,7 +32,7 @@ class RunCreate(BaseModel):
 
     playbook: str = Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")
     inputs: dict[str, InputValue] = Field(default_factory=dict, max_length=50)
-    dry_run: bool = False
+    dry_run: StrictBool = False
     via: str = Field(default="api", pattern=r"^(api|cli|mcp|slack)$")
 
 
@@ -42,7 +42,7 @@ class CommandIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=2000)
-    dry_run: bool = False
+    dry_run: StrictBool = False
     via: str = Field(default="api", pattern=r"^(api|cli|mcp)$")
 
 
@@ -58,7 +58,7 @@ class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=500)
-    compensate: bool = False
+    compensate: StrictBool = False
 
 
 @router.get("/playbooks")

@@ -136,7 +136,9 @@ def test_notes_links_and_severity_only_up(
     note = client.post(f"{url}/notes", json={"text": "paged the owner"}, headers=admin_headers)
     assert note.status_code == 201, note.text
     lower = client.patch(url, json={"severity": "P4"}, headers=admin_headers)
-    assert lower.status_code == 422 and "severity" in lower.text
+    assert lower.status_code == 409 and "severity" in lower.text
+    vague = client.patch(url, json={"mitigated": 0}, headers=admin_headers)
+    assert vague.status_code == 422 and "mitigated" in vague.text  # a flag is true or false
     up = client.patch(url, json={"severity": "P1", "deployment_id": "d" * 32, "mitigated": True},
                       headers=admin_headers)  # fmt: skip
     assert up.status_code == 200, up.text
