@@ -46,6 +46,7 @@ from controlplane.errors import (
 from controlplane.governance import routes as governance_routes
 from controlplane.handoff import routes as handoff_routes
 from controlplane.identity import routes as identity_routes
+from controlplane.incident import issues as incident_issues
 from controlplane.incident import routes as incident_routes
 from controlplane.playbook import routes as playbook_routes
 from controlplane.policy import routes as policy_routes
@@ -291,13 +292,20 @@ def create_app(
         ctx.executor.recover_interrupted()
         ctx.worker.start()  # its first pass runs what a stopped plane left approved
         ctx.playbooks.worker.start()  # and resumes runs whose replica stopped (expired leases)
-        sweeper = asyncio.create_task(_sweep_expired(ctx))
+        tasks = [asyncio.create_task(_sweep_expired(ctx))]
+        if ctx.settings.github_issue_on_p1 and ctx.source_control and ctx.settings.github_repo:
+            filing = incident_issues.keep_filing(
+                engine=ctx.engine, clock=ctx.clock, source=ctx.source_control,
+                repo=ctx.settings.github_repo, every_s=lambda: ctx.settings.github_issue_every_s,
+            )  # fmt: skip
+            tasks.append(asyncio.create_task(filing))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sweeper
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             ctx.close()  # stops the worker; a rollout in flight ends with the plane
 
     app = FastAPI(

@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     github_api_url: str = Field(default="https://api.github.com", pattern=r"^https?://")
     github_timeout_s: float = Field(default=10.0, gt=0, le=60)
     github_issue_on_p1: bool = False
+    github_issue_every_s: float = Field(default=15.0, gt=0, le=3600)  # how often P1s are filed
 
     @field_validator("on_hours_utc")
     @classmethod

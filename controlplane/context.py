@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from controlplane import db
 from controlplane.adapters.base import MetricsSource, WorkloadBackend
+from controlplane.adapters.source_control import SourceControl
 from controlplane.audit.commit.batcher import Committer, GroupCommitter
 from controlplane.audit.commit.remote import ProcessCommitter
 from controlplane.audit.recorder import Recorder
@@ -65,6 +66,7 @@ class AppContext:
     worker: DeploymentWorker
     playbooks: PlaybookParts
     listener: ChangeListener | None = None
+    source_control: SourceControl | None = None
     admin_token: str | None = None
     closed: bool = False
 
@@ -158,6 +160,7 @@ def build_context(
         worker=worker,
         playbooks=playbooks,
         listener=listener,
+        source_control=_source_control(settings, clock),
         admin_token=admin_token,
     )
 
@@ -231,6 +234,17 @@ def _prometheus(settings: Settings) -> MetricsSource | None:
         settings.prometheus_url,
         timeout_s=settings.prometheus_timeout_s,
         token=token.get_secret_value() if token else None,
+    )
+
+
+def _source_control(settings: Settings, clock: Clock) -> SourceControl | None:
+    """GitHub (through PyGithub) when a token and repository are configured."""
+    if settings.github_token is None or not settings.github_repo:
+        return None
+    from controlplane.adapters.source_control_github import GithubSourceControl
+
+    return GithubSourceControl.connect(
+        settings.github_token, settings.github_api_url, settings.github_timeout_s, clock=clock
     )
 
 
