@@ -7,67 +7,49 @@ expired lease). A heartbeat keeps the leases of runs in flight here.
 
 from __future__ import annotations
 
-import functools
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlmodel import Session, and_, col, or_, select
 
 from controlplane.playbook.models import PlaybookRun, PlaybookStep
 from controlplane.playbook.runner import Runner
 from controlplane.playbook.states import RunStatus, StepStatus
+from controlplane.polling import PollingPool
 
 log = logging.getLogger(__name__)
 LIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value, RunStatus.WAITING.value)
 
 
 class RunWorker:
-    """A thread that advances runnable runs, each under its lease, several at a time."""
+    """Advances runnable runs, each under its lease, several at a time."""
 
     def __init__(self, runner: Runner, *, poll_s: float = 2.0, parallel: int = 4) -> None:
         self.runner = runner
-        self.poll_s = poll_s
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="run")
-        self._running: dict[str, Future[None]] = {}
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._pool = PollingPool(
+            name="run", find=self._runnable, work=self.runner.advance, poll_s=poll_s,
+            parallel=parallel,
+        )  # fmt: skip
+
+    @property
+    def poll_s(self) -> float:
+        """Seconds between passes when nothing kicks the worker."""
+        return self._pool.poll_s
 
     def start(self) -> None:
         """Begin watching (idempotent): reconcile what a stopped plane left, then loop."""
-        if self._threads:
-            return
-        for name, target in (("run-worker", self._loop), ("run-lease", self._heartbeat)):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._pool.start(("run-lease", self._heartbeat))
 
     def kick(self) -> None:
         """Something became runnable: look now rather than at the next poll."""
-        self._wake.set()
+        self._pool.kick()
 
     def stop(self, *, timeout_s: float = 0.5) -> None:
         """Stop taking work; steps in flight end with the plane (a replica resumes them)."""
-        self._stopping.set()
-        self._wake.set()
-        for thread in self._threads:
-            thread.join(timeout=timeout_s)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.stop(timeout_s=timeout_s)
 
     def run_pending(self) -> list[str]:
         """Start advancing every runnable run not already in flight here; return their ids."""
-        started = []
-        for run_id in self._runnable():
-            with self._lock:
-                if run_id in self._running or self._stopping.is_set():
-                    continue
-                future = self._pool.submit(self._advance, run_id)
-                self._running[run_id] = future
-            future.add_done_callback(functools.partial(self._done, run_id))
-            started.append(run_id)
-        return started
+        return self._pool.run_pending()
 
     def _runnable(self) -> list[str]:
         now = self.runner.clock.now()
@@ -108,31 +90,9 @@ class RunWorker:
             ).all()
         return list(rows)
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                self.run_pending()
-            except Exception as exc:  # a database hiccup: try again at the next poll
-                log.warning("run worker pass failed: %s", exc.__class__.__name__)
-            self._wake.wait(self.poll_s)
-
     def _heartbeat(self) -> None:
-        while not self._stopping.wait(self.runner.lease_s / 3):
-            with self._lock:
-                ids = list(self._running)
+        while not self._pool.stopping(self.runner.lease_s / 3):
             try:
-                self.runner.renew(ids)
+                self.runner.renew(self._pool.in_flight())
             except Exception as exc:  # a missed renewal costs a takeover at worst (at least once)
                 log.warning("could not renew run leases: %s", exc.__class__.__name__)
-
-    def _advance(self, run_id: str) -> None:
-        try:
-            self.runner.advance(run_id)
-        except Exception:
-            log.exception("run %s could not be advanced", run_id)
-
-    def _done(self, run_id: str, _: Future[None]) -> None:
-        with self._lock:
-            self._running.pop(run_id, None)
-        self._wake.set()
