@@ -1,6 +1,7 @@
-"""The embedded secret store: rotate keeps the old version, revoke marks it, each once per key;
-values live only encrypted, never in metadata, errors or logs; a damaged or foreign file is
-refused by name and left as it was."""
+"""The embedded secret store's own promises: values live only encrypted, never in metadata,
+errors or logs; keys count once even from a new process; a damaged or foreign file is refused by
+name and left as it was. Rotate, revoke and their replays are the SecretStore contract's
+(tests/adapters/test_secret_store_contract.py), run against this store, AWS and GCP."""
 
 from __future__ import annotations
 
@@ -50,30 +51,6 @@ def test_put_keeps_the_value_encrypted_and_only_its_fingerprint_in_the_clear(
     assert (folder / "secret.key").stat().st_mode & 0o777 == 0o600
 
 
-def test_rotate_keeps_the_old_version_disabled_and_the_new_one_active(
-    store: LocalSecretStore,
-) -> None:
-    old, new = value(), value()
-    store.put("api-key", old)
-    made = store.rotate("api-key", new, idempotency_key="run1:rotate:0")
-    assert (made.version, made.state) == (2, "active")
-    assert [(v.version, v.state) for v in store.versions("api-key")] == [
-        (1, "disabled"),
-        (2, "active"),
-    ]
-    assert store.reveal("api-key") == new
-
-
-def test_rotate_without_a_value_makes_a_fresh_random_one(store: LocalSecretStore) -> None:
-    old = value()
-    store.put("api-key", old)
-    first = store.rotate("api-key", idempotency_key="a")
-    second = store.rotate("api-key", idempotency_key="b")
-    fingerprints = {v.fingerprint for v in store.versions("api-key")}
-    assert len(fingerprints) == 3 and first.fingerprint != second.fingerprint
-    assert len(store.reveal("api-key")) >= 32 and store.reveal("api-key") != old
-
-
 def test_the_same_key_rotates_once_even_in_a_new_process(
     store: LocalSecretStore, folder: Path
 ) -> None:
@@ -83,48 +60,6 @@ def test_the_same_key_rotates_once_even_in_a_new_process(
     restarted = LocalSecretStore(folder).rotate("api-key", idempotency_key="run1:rotate:0")
     assert first == again == restarted
     assert len(store.versions("api-key")) == 2
-
-
-def test_revoke_marks_the_current_version_once_per_key(store: LocalSecretStore) -> None:
-    store.put("ci-token", value())
-    revoked = store.revoke("ci-token", idempotency_key="run1:revoke:0")
-    assert (revoked.version, revoked.state) == (1, "revoked")
-    assert store.revoke("ci-token", idempotency_key="run1:revoke:0") == revoked
-    assert store.current("ci-token").state == "revoked"
-
-
-def test_revoke_then_rotate_as_the_breach_playbook_does_and_replays_change_nothing(
-    store: LocalSecretStore,
-) -> None:
-    leaked = value()
-    store.put("ci-token", leaked)
-    revoked = store.revoke("ci-token", idempotency_key="run1:revoke:0")
-    rotated = store.rotate("ci-token", idempotency_key="run1:rotate:0")
-    # a resumed run asks again with the same keys: the same answers, no new effect
-    assert store.revoke("ci-token", idempotency_key="run1:revoke:0") == revoked
-    assert store.rotate("ci-token", idempotency_key="run1:rotate:0") == rotated
-    assert [(v.version, v.state) for v in store.versions("ci-token")] == [
-        (1, "revoked"),
-        (2, "active"),
-    ]
-    assert store.reveal("ci-token") != leaked
-
-
-def test_an_unknown_secret_is_not_found_and_not_created(
-    store: LocalSecretStore, folder: Path
-) -> None:
-    store.put("known", value())
-    for call in (
-        lambda: store.current("nope"),
-        lambda: store.versions("nope"),
-        lambda: store.reveal("nope"),
-        lambda: store.rotate("nope", idempotency_key="k1"),
-        lambda: store.revoke("nope", idempotency_key="k2"),
-    ):
-        with pytest.raises(NotFound, match="no secret 'nope'"):
-            call()
-    store.put("nope", value())  # the keys of the refused calls were not spent
-    assert store.rotate("nope", idempotency_key="k1").version == 2
 
 
 def test_values_never_show_in_metadata_errors_or_logs(
