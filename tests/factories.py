@@ -375,3 +375,38 @@ def served(app: Any, *, worker: bool = True, log_level: str = "warning") -> Iter
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def train_bankchurn(out: Path, seed: int, rows: int = 1500) -> Path:
+    """A real bankchurn artifact from the service's own training command (a few seconds)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "services.bankchurn.train", "--out", str(out), "--seed", str(seed),
+           "--rows", str(rows)]  # fmt: skip
+    subprocess.run(cmd, cwd=repo, check=True, capture_output=True)
+    return out
+
+
+@contextmanager
+def local_plane(
+    settings: Any, clock: Any, artifacts: dict[str, Path], *, ready_timeout_s: float = 30
+) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A plane on the local backend (real service processes, free ports) with each artifact
+    built as a bankchurn release; yields the app and the release ref of each artifact's name."""
+    from controlplane.adapters.workload.local import LocalBackend
+    from controlplane.app import create_app
+    from controlplane.release.registry import ReleaseRegistry
+
+    repo = Path(__file__).resolve().parents[1]
+    settings.health_window_s = 0.5
+    registry = ReleaseRegistry(settings.state_dir, repo_root=repo)
+    refs = {name: registry.build("bankchurn", path).ref for name, path in artifacts.items()}
+    backend = LocalBackend(settings.state_dir, base_port=0, ready_timeout_s=ready_timeout_s)
+    app = create_app(settings, clock=clock, workloads=backend)
+    try:
+        yield app, refs
+    finally:
+        backend.stop_all()
+        app.state.ctx.close()

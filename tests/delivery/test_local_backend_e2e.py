@@ -7,27 +7,22 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from factories import served, settled
+from factories import local_plane, served, settled, train_bankchurn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from controlplane.adapters.base import Target
-from controlplane.adapters.workload.local import LocalBackend
 from controlplane.adapters.workload.local_process import pid_alive
-from controlplane.app import create_app
 from controlplane.cli.main import app as opsctl
 from controlplane.clock import ManualClock
 from controlplane.config import Settings
-from controlplane.release.registry import ReleaseRegistry
 
 REPO = Path(__file__).resolve().parents[2]
 CUSTOMER = {
@@ -43,12 +38,7 @@ pytestmark = pytest.mark.slow
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A good bankchurn artifact, and a consistent-looking copy whose model cannot be loaded."""
     root = tmp_path_factory.mktemp("artifacts")
-    good = root / "good"
-    subprocess.run(
-        [sys.executable, "-m", "services.bankchurn.train", "--out", str(good), "--seed", "3",
-         "--rows", "1500"],
-        cwd=REPO, check=True, capture_output=True,
-    )  # fmt: skip
+    good = train_bankchurn(root / "good", seed=3)
     broken = Path(shutil.copytree(good, root / "broken"))
     manifest = json.loads((broken / "manifest.json").read_text())
     model = broken / manifest["model_file"]
@@ -63,14 +53,8 @@ def local_app(
     settings: Settings, clock: ManualClock, artifacts: dict[str, Path]
 ) -> Iterator[tuple[FastAPI, dict[str, str]]]:
     """A plane on the local backend with two built releases: good and never-ready."""
-    settings.health_window_s = 0.5
-    registry = ReleaseRegistry(settings.state_dir, repo_root=REPO)
-    refs = {name: registry.build("bankchurn", path).ref for name, path in artifacts.items()}
-    backend = LocalBackend(settings.state_dir, base_port=0, ready_timeout_s=20)
-    app = create_app(settings, clock=clock, workloads=backend)
-    yield app, refs
-    backend.stop_all()
-    app.state.ctx.close()
+    with local_plane(settings, clock, artifacts, ready_timeout_s=20) as made:
+        yield made
 
 
 def _deploy(client: TestClient, headers: dict[str, str], env: str, ref: str) -> httpx.Response:

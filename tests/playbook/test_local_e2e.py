@@ -7,8 +7,6 @@ run their steps against the same plane.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,15 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from factories import settled
+from factories import local_plane, settled, train_bankchurn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from controlplane.adapters.workload.local import LocalBackend
-from controlplane.app import create_app
 from controlplane.clock import ManualClock
 from controlplane.config import Settings
-from controlplane.release.registry import ReleaseRegistry
 from tests.playbook.conftest import follow, step
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,14 +37,7 @@ CUSTOMER = {
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two bankchurn artifacts (different seeds: two releases)."""
     root = tmp_path_factory.mktemp("artifacts")
-    out = {}
-    for name, seed in (("v1", "3"), ("v2", "4")):
-        out[name] = root / name
-        subprocess.run(
-            [sys.executable, "-m", "services.bankchurn.train", "--out", str(out[name]),
-             "--seed", seed, "--rows", "1500"],
-            cwd=REPO, check=True, capture_output=True,
-        )  # fmt: skip
+    out = {name: train_bankchurn(root / name, seed) for name, seed in (("v1", 3), ("v2", 4))}
     return out
 
 
@@ -63,14 +51,8 @@ def settings(settings: Settings) -> Settings:
 def plane(
     settings: Settings, clock: ManualClock, artifacts: dict[str, Path]
 ) -> Iterator[tuple[FastAPI, dict[str, str]]]:
-    settings.health_window_s = 0.5
-    registry = ReleaseRegistry(settings.state_dir, repo_root=REPO)
-    refs = {name: registry.build("bankchurn", path).ref for name, path in artifacts.items()}
-    backend = LocalBackend(settings.state_dir, base_port=0, ready_timeout_s=30)
-    app = create_app(settings, clock=clock, workloads=backend)
-    yield app, refs
-    backend.stop_all()
-    app.state.ctx.close()
+    with local_plane(settings, clock, artifacts) as made:
+        yield made
 
 
 def token(client: TestClient, admin: Headers, name: str, kind: str, roles: list[str]) -> Headers:
