@@ -46,14 +46,20 @@ class StepGate:
 
     def decide_step(
         self,
+        session: Session,
         run: PlaybookRun,
         step: StepSpec,
         inputs: Mapping[str, Any],
         where: tuple[str | None, str | None],
     ) -> Decision:
-        """The policy's answer for one step, judged as the run's requester (agents stay agents)."""
+        """The policy's answer for one step, judged as the run's requester (agents stay agents).
+
+        The rules see the step's inputs and what the records say (an incident's severity), so a
+        rule that raises the mode for the API's call raises it for the playbook's step too.
+        """
         action = self.actions.get(step.action)
         operation = step.operation or (action.operation if action else step.action)
+        seen = action.policy_context(session, inputs) if action else {}
         return self.door.decider.decide(
             DecisionInput(
                 operation=operation,
@@ -61,7 +67,7 @@ class StepGate:
                 service=where[1],
                 actor=run.requested_by,
                 actor_kind=run.requested_kind,
-                context={"playbook": run.playbook, "run_id": run.id, "step": step.id},
+                context={**seen, "playbook": run.playbook, "run_id": run.id, "step": step.id},
             )
         )
 
@@ -84,7 +90,7 @@ class StepGate:
             self.compensator.fail_step(session, run, row, f"template: {exc}")
             session.commit()
             return True
-        decision = self.decide_step(run, step, inputs, where)
+        decision = self.decide_step(session, run, step, inputs, where)
         row.environment, row.service = where
         row.inputs, row.request_hash = inputs, bound_hash(run, row, inputs)
         row.mode, row.decision_id = decision.final_mode, decision.decision_id
@@ -110,7 +116,7 @@ class StepGate:
         self, session: Session, run: PlaybookRun, step: StepSpec, row: PlaybookStep
     ) -> bool:
         """Approved steps are decided again before they run: a stricter mode voids the votes."""
-        decision = self.decide_step(run, step, row.inputs, (row.environment, row.service))
+        decision = self.decide_step(session, run, step, row.inputs, (row.environment, row.service))
         approval = approvals.get_for_update(session=session, request_id=row.approval_id or "")
         reopened = self.door.recheck(
             session=session,

@@ -93,7 +93,8 @@ class Runner:
         where: tuple[str | None, str | None],
     ) -> Decision:
         """The policy's answer for one step as the run's requester (a plan asks it too)."""
-        return self.gate.decide_step(run, step, inputs, where)
+        with Session(self.engine) as session:
+            return self.gate.decide_step(session, run, step, inputs, where)
 
     # -- leases ---------------------------------------------------------------------------
 

@@ -94,6 +94,18 @@ steps:
     retries: {attempts: 3, backoff_s: 0}
     with: {name: shaky, fail_times: "{{ inputs.fails }}"}
 """,
+    "closer": """
+name: closer
+description: Resolve one incident (judged by the rules on incident.resolve, as the API is).
+inputs:
+  - {name: incident, type: string, required: true, positional: true}
+  - {name: environment, type: environment, default: staging}
+scope: {environment: "{{ inputs.environment }}"}
+steps:
+  - id: resolve
+    action: incident.resolve
+    with: {incident_id: "{{ inputs.incident }}", resolution: "closed by a run"}
+""",
     "slow": """
 name: slow
 description: A step that takes a while (for crash and timeout tests).

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session
 
 InT = TypeVar("InT", bound=BaseModel)
@@ -91,15 +91,36 @@ class Action(Generic[InT, OutT]):
     outputs: type[OutT]
     run: Callable[[StepContext, InT], OutT]
     compensation: str | None = None  # the action that undoes it, when a playbook asks
+    # what the policy's rules must see, read from the records (an incident's real severity),
+    # never taken from the step's inputs, which the requester wrote
+    recorded: Callable[[Session, InT], Mapping[str, Any]] | None = None
 
     def output_names(self) -> frozenset[str]:
         """The output keys a later step may reference."""
         return frozenset(self.outputs.model_fields)
 
+    def policy_context(self, session: Session, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """What the policy's rules see of a step: its plain inputs, overridden by the records."""
+        seen = {key: value for key, value in raw.items() if _plain(value)}
+        if self.recorded is not None:
+            try:
+                given = self.inputs.model_validate(raw)
+            except ValidationError:  # not runnable as written: the step fails when it runs
+                return seen
+            seen.update(self.recorded(session, given))
+        return seen
+
     def call(self, ctx: StepContext, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Validate the rendered inputs, run, and return the outputs as JSON."""
         result = self.run(ctx, self.inputs.model_validate(raw))
         return result.model_dump(mode="json")
+
+
+def _plain(value: Any) -> bool:
+    """A value a rule can test: a scalar, or a list of strings (paths, files)."""
+    if isinstance(value, list):
+        return all(isinstance(item, str) for item in value)
+    return isinstance(value, str | int | float | bool)
 
 
 class ActionRegistry:

@@ -10,6 +10,7 @@ import hashlib
 from typing import Any, Literal
 
 from pydantic import Field
+from sqlmodel import Session
 
 from controlplane.incident import service as incidents
 from controlplane.incident.models import Incident, IncidentCreate
@@ -136,6 +137,12 @@ class ResolveIn(ActionInputs):
     resolution: str = Field(min_length=1, max_length=2000)
 
 
+def resolving(session: Session, given: ResolveIn) -> dict[str, Any]:
+    """What the rules on incident.resolve test, as the API's resolve gives it: the real incident."""
+    row = session.get(Incident, given.incident_id) if given.incident_id else None
+    return {} if row is None else {"severity": row.severity, "opened_by": row.opened_by}
+
+
 def resolve(ctx: StepContext, given: ResolveIn) -> NoteOut:
     """Resolve the incident the run worked on (already resolved: nothing to do)."""
     if not given.incident_id:
@@ -223,7 +230,7 @@ def actions() -> list[Action[Any, Any]]:
         Action("incident.annotate", "incident.document", "add to the incident's timeline",
                NoteIn, NoteOut, annotate),
         Action("incident.resolve", "incident.resolve", "resolve the incident", ResolveIn,
-               NoteOut, resolve),
+               NoteOut, resolve, recorded=resolving),
         Action("incident.document", "incident.document", "write the run's record",
                DocumentIn, DocumentOut, document),
     ]  # fmt: skip
