@@ -9,6 +9,7 @@ least once): a step left `running` by a stopped replica resumes under the key it
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import uuid
 from typing import Any
 
@@ -30,7 +31,7 @@ _STEPS = PlaybookStep.__table__  # type: ignore[attr-defined]
 
 
 class StepExecutor:
-    """Runs claimed steps' actions in a thread pool, each bounded by the step's timeout."""
+    """Runs claimed steps' actions, each on its own thread and bounded by the step's timeout."""
 
     def __init__(
         self,
@@ -46,7 +47,6 @@ class StepExecutor:
     ) -> None:
         self.engine, self.actions, self.tools, self.owner = engine, actions, tools, owner
         self.clock, self.journal, self.gate, self.outcomes = clock, journal, gate, outcomes
-        self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="step")
 
     def execute(self, run_id: str, row_id: str, step: StepSpec) -> bool:
         """Re-check, claim, run the action under its key, record the outcome."""
@@ -66,7 +66,7 @@ class StepExecutor:
             return self.outcomes.succeeded(
                 run_id, row_id, attempt, done, ["already done under this key; not run again"]
             )
-        future = self._pool.submit(self._attempt, run_id, row_id, step, attempt, key)
+        future = self._in_own_thread(run_id, row_id, step, attempt, key)
         try:
             return future.result(timeout=step.timeout_s)
         except concurrent.futures.TimeoutError:
@@ -139,6 +139,23 @@ class StepExecutor:
             {"event": "started", "attempt": row.attempts, "key": attempt.idempotency_key},
         )
         return attempt
+
+    def _in_own_thread(
+        self, run_id: str, row_id: str, step: StepSpec, attempt: PlaybookAttempt, key: str
+    ) -> concurrent.futures.Future[bool]:
+        """Start the attempt on a thread of its own: an action that hangs past its timeout keeps
+        only its own thread, never a slot that other runs' steps wait for (a shared pool would
+        starve once a few actions hang)."""
+        future: concurrent.futures.Future[bool] = concurrent.futures.Future()
+
+        def work() -> None:
+            try:
+                future.set_result(self._attempt(run_id, row_id, step, attempt, key))
+            except BaseException as exc:  # handed to the waiting executor, as a pool would
+                future.set_exception(exc)
+
+        threading.Thread(target=work, name=f"step-{step.id}", daemon=True).start()
+        return future
 
     def _ledger(self, key: str) -> dict[str, Any] | None:
         """The outputs recorded under this key, if a run of it has already committed."""

@@ -106,6 +106,18 @@ steps:
     action: incident.resolve
     with: {incident_id: "{{ inputs.incident }}", resolution: "closed by a run"}
 """,
+    "hung": """
+name: hung
+description: A step that outlives its timeout.
+inputs:
+  - {name: name, type: string, default: hung}
+  - {name: seconds, type: int, default: 20}
+steps:
+  - id: stuck
+    action: test.touch
+    timeout: 1s
+    with: {name: "{{ inputs.name }}", sleep: "{{ inputs.seconds }}"}
+""",
     "slow": """
 name: slow
 description: A step that takes a while (for crash and timeout tests).

@@ -135,3 +135,18 @@ def test_cancel_while_paused_closes_the_approval(
     assert step(done, "gated")["status"] == "cancelled"
     assert client.get(f"/v1/approvals/{approval}", headers=who["bob"]).json()["status"] == "voided"
     assert count(settings, "last") == 0
+
+
+def test_a_step_past_its_timeout_fails_and_hung_actions_never_starve_other_runs(
+    client: TestClient, token_for: Any, settings: Settings
+) -> None:
+    """Nine actions hang (more than any fixed pool of step threads): each step fails at its
+    timeout, and a run started after them still gets a thread and finishes."""
+    alice = people(token_for)["alice"]
+    hung = [start(client, alice, f"/hung name=hung{i} seconds=15")["id"] for i in range(9)]
+    for run_id in hung:
+        run = follow(client, alice, run_id, until=("failed",))
+        assert "timed out after 1s" in (step(run, "stuck")["error"] or ""), run["reason"]
+    quick = follow(client, alice, start(client, alice, "/hung name=quick seconds=0")["id"])
+    assert quick["status"] == "succeeded", quick["reason"]
+    assert count(settings, "quick") == 1 and count(settings, "hung0") == 0
