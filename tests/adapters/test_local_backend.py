@@ -64,7 +64,7 @@ def test_release_that_never_gets_ready_is_refused_and_old_keeps_serving(
     """A tampered bundle never turns /ready 200: refused with the reason, v1 still answers."""
     backend = make_local()
     good = backend.deploy(TARGET, releases["v1"])
-    backend.ready_timeout_s = 10.0  # long enough for the service to log why it refuses
+    backend.ready_timeout_s = 30.0  # it exits once it logs why (imports are slow under load)
     bad = backend.deploy(TARGET, releases["broken"])
     assert not bad.ok
     assert bad.release == releases["v1"].ref and bad.previous == releases["v1"].ref
