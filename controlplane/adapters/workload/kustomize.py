@@ -18,6 +18,7 @@ import yaml
 from controlplane.errors import InvalidSpec
 
 JSON = dict[str, Any]
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~6x faster
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SUPPORTED_FIELDS = {"apiVersion", "kind", "resources", "namespace", "images", "patches"}
 CLUSTER_SCOPED = {
@@ -30,7 +31,7 @@ CLUSTER_SCOPED = {
 def render(directory: Path) -> list[JSON]:
     """All objects the kustomization in `directory` produces, in the order they were read."""
     path = _kustomization_file(directory)
-    spec = yaml.safe_load(path.read_text()) or {}
+    spec = yaml.load(path.read_text(), Loader=Loader) or {}
     unknown = sorted(set(spec) - SUPPORTED_FIELDS)
     if unknown:
         raise InvalidSpec(
@@ -60,7 +61,7 @@ def _kustomization_file(directory: Path) -> Path:
 
 
 def _read_objects(path: Path) -> list[JSON]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return [doc for doc in yaml.load_all(path.read_text(), Loader=Loader) if doc]
 
 
 def _apply_patch(objects: list[JSON], patch: JSON, directory: Path) -> None:
@@ -68,7 +69,7 @@ def _apply_patch(objects: list[JSON], patch: JSON, directory: Path) -> None:
     text = patch.get("patch")
     if text is None and patch.get("path"):
         text = (directory / patch["path"]).read_text()
-    ops = yaml.safe_load(text or "")
+    ops = yaml.load(text or "", Loader=Loader)
     if not isinstance(ops, list):
         raise InvalidSpec("only JSON 6902 patches (a list of operations) are rendered", patch)
     target = patch.get("target") or {}
