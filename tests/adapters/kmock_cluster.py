@@ -16,6 +16,13 @@ import kmock
 DEPLOYMENTS = "apps/v1/deployments"
 PODS = "v1/pods"
 SERVICES = "v1/services"
+# What else a rollout applies from the overlay (k8s_overlay): kmock stores any resource it knows.
+OVERLAY_RESOURCES = (
+    "v1/serviceaccounts",
+    "networking.k8s.io/v1/networkpolicies",
+    "autoscaling/v2/horizontalpodautoscalers",
+    "policy/v1/poddisruptionbudgets",
+)
 
 
 def _now() -> str:
@@ -46,7 +53,7 @@ class KmockCluster:
         self.stalled: set[str] = set()
         self.pod_logs: dict[str, list[tuple[str, str]]] = {}
         self._specs: dict[Any, str] = {}
-        for resource in (DEPLOYMENTS, PODS, SERVICES):
+        for resource in (DEPLOYMENTS, PODS, SERVICES, *OVERLAY_RESOURCES):
             km.resources[resource] = {}
         # The API server bumps metadata.generation in the same request that changes the spec.
         km[kmock.action.CREATE, kmock.resource(DEPLOYMENTS)] << self._bump

@@ -21,7 +21,8 @@ STALLED = "registry.k8s.io/does-not-exist@sha256:" + "0" * 64
 
 
 def test_rollout_and_restore_on_a_real_cluster() -> None:
-    """Deploy a pinned image to a throwaway namespace, fail one that cannot pull, verify restore."""
+    """Deploy the dev overlay with a pinned image to a throwaway namespace, fail one that cannot
+    pull, verify restore."""
     pytest.importorskip("kubernetes")
     if "@sha256:" not in IMAGE:
         pytest.skip("set CONTROLPLANE_TEST_K8S_IMAGE to a digest-pinned bankchurn service image")
@@ -29,9 +30,9 @@ def test_rollout_and_restore_on_a_real_cluster() -> None:
     from controlplane.adapters.workload.k8s_api import KubeClusterApi
 
     api = KubeClusterApi.from_kubeconfig(os.environ["KUBECONFIG"])
-    env = f"cp-test-{uuid.uuid4().hex[:6]}"
-    backend = KubernetesBackend(api, timeout_s=180, poll_s=2, replicas=1)
-    target = Target("bankchurn", env)
+    prefix = f"cp-test-{uuid.uuid4().hex[:6]}-"  # the dev overlay, in a throwaway namespace
+    backend = KubernetesBackend(api, timeout_s=180, poll_s=2, replicas=1, namespace_prefix=prefix)
+    target = Target("bankchurn", "dev")
     good = Release(f"bankchurn@sha256:{IMAGE.rsplit(':', 1)[1]}", image=IMAGE)
     bad = Release(f"bankchurn@sha256:{'0' * 64}", image=STALLED)
     try:
@@ -42,4 +43,4 @@ def test_rollout_and_restore_on_a_real_cluster() -> None:
         assert not failed.ok and failed.details.get("restored") is True, failed.reason
         assert backend.status(target).release == good.ref
     finally:
-        api.core.delete_namespace(env)
+        api.core.delete_namespace(backend.namespace(target))

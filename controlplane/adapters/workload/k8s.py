@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from controlplane.adapters.base import (
     ClusterApi,
@@ -16,28 +17,40 @@ from controlplane.adapters.base import (
     WorkloadStatus,
 )
 from controlplane.adapters.workload import k8s_manifest as m
+from controlplane.adapters.workload.k8s_overlay import Overlays
 from controlplane.errors import AdapterError, InvalidSpec, NotFound
 
 CLOCK_SKEW_S = 5  # asked-for log window margin; lines are then filtered by their own timestamps
 
 
+class ManifestApi(ClusterApi, Protocol):
+    """The cluster calls plus one to create-or-update any other object of an overlay."""
+
+    def apply_object(self, body: dict[str, Any]) -> None:
+        """Create the object, or merge-patch the one of that name to match it."""
+        ...
+
+
 class KubernetesBackend:
-    """Patches image, MODEL_VERSION and the release annotation; waits; puts the old spec back."""
+    """Rolls out the environment's overlay with the release's image, MODEL_VERSION and
+    annotation; waits; puts the old pod template back when the rollout does not complete."""
 
     name = "kubernetes"
 
     def __init__(
         self,
-        api: ClusterApi,
+        api: ManifestApi,
         *,
+        overlays: Overlays | None = None,
         timeout_s: float = 300.0,
         poll_s: float = 2.0,
-        replicas: int = 2,
+        replicas: int | None = None,
         namespace_prefix: str = "",
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api = api
+        self.overlays = overlays or Overlays()
         self.timeout_s = timeout_s
         self.poll_s = poll_s
         self.replicas = replicas
@@ -137,17 +150,16 @@ class KubernetesBackend:
 
     def _rollout(self, target: Target, release: Release, action: str) -> RolloutResult:
         ns, name, started = self.namespace(target), target.service, self._monotonic()
-        self.api.ensure_namespace(ns)
-        self.api.ensure_service(ns, m.service_manifest(target, namespace=ns))
+        desired, others = self._desired(target, release, ns)
+        for obj in others:
+            self.api.apply_object(obj)
         current = self.api.read_deployment(ns, name)
         if current is None:
-            manifest = m.deployment_manifest(target, release, namespace=ns, replicas=self.replicas)
-            self.api.create_deployment(ns, manifest)
+            self.api.create_deployment(ns, desired)
             previous_ref, previous_template = None, None
         else:
             previous_ref, previous_template = m.release_of(current), current["spec"]["template"]
-            desired = m.release_template(previous_template, target, release)
-            self.api.patch_deployment(ns, name, _template_patch(previous_template, desired))
+            self.api.patch_deployment(ns, name, _spec_patch(current["spec"], desired["spec"]))
         done, why = self._wait(ns, name)
         details: dict[str, object] = {"action": action, "namespace": ns}
         if done:
@@ -175,6 +187,22 @@ class KubernetesBackend:
             details=details,
         )  # fmt: skip
 
+    def _desired(self, target: Target, release: Release, ns: str) -> tuple[m.JSON, list[m.JSON]]:
+        """The overlay's Deployment with the release in its template, and the service's other
+        objects (Namespace, network policies, ServiceAccount, Service, HPA, PDB)."""
+        objects = self.overlays.for_service(target.environment, target.service, namespace=ns)
+        deployment = next(
+            o
+            for o in objects
+            if o["kind"] == "Deployment" and o["metadata"]["name"] == name_of(target)
+        )
+        others = [o for o in objects if o is not deployment]
+        spec = deployment["spec"]
+        spec["template"] = m.release_template(spec["template"], target, release)
+        if self.replicas is not None:
+            spec["replicas"] = self.replicas
+        return deployment, others
+
     def _wait(self, namespace: str, name: str) -> tuple[bool, str]:
         """Poll until the rollout completes, fails, or the timeout passes."""
         deadline = self._monotonic() + self.timeout_s
@@ -197,6 +225,19 @@ class KubernetesBackend:
         if dep is None:
             raise NotFound(f"no Deployment {target.service} in namespace {self.namespace(target)}")
         return dep
+
+
+def name_of(target: Target) -> str:
+    """The Deployment (and Service) name of a target: the service's name."""
+    return target.service
+
+
+def _spec_patch(current: m.JSON, desired: m.JSON) -> m.JSON:
+    """Merge patch that brings the Deployment's spec to the overlay's, except `replicas`
+    (the HPA owns it once the Deployment exists)."""
+    keys = [k for k in desired if k != "replicas"]
+    have = {k: current[k] for k in keys if k in current}
+    return {"spec": m.merge_patch(have, {k: desired[k] for k in keys})}
 
 
 def _template_patch(current: m.JSON, desired: m.JSON) -> m.JSON:

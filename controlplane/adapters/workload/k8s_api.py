@@ -12,6 +12,14 @@ from controlplane.errors import AdapterError, AdapterUnavailable, NotFound
 MERGE_PATCH = "application/merge-patch+json"
 
 
+def in_cluster() -> bool:
+    """A pod with a service account token and no kubeconfig of its own."""
+    import os
+
+    kubeconfig = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.path.exists(kubeconfig)
+
+
 @contextmanager
 def translated(what: str) -> Iterator[None]:
     """Turn kubernetes/urllib3 failures into AdapterUnavailable (can't reach) or AdapterError."""
@@ -41,6 +49,7 @@ class KubeClusterApi:
     ) -> None:
         from kubernetes import client
 
+        self.api_client = api_client
         self.apps = client.AppsV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self.timeout = request_timeout_s
@@ -48,9 +57,17 @@ class KubeClusterApi:
 
     @classmethod
     def from_kubeconfig(cls, path: str | None = None, context: str | None = None) -> KubeClusterApi:
-        """Build from a kubeconfig file (KUBECONFIG or ~/.kube/config by default)."""
-        from kubernetes import config
+        """Build from a kubeconfig file (KUBECONFIG or ~/.kube/config by default); inside a pod
+        with neither, from its service account (the namespace is then infra's, not ours)."""
+        from kubernetes import client, config
 
+        if path is None and in_cluster():
+            conf = client.Configuration()
+            try:
+                config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+            except config.ConfigException as exc:
+                raise AdapterError(f"cannot load the in-cluster config: {exc}") from exc
+            return cls(client.ApiClient(conf), manage_namespaces=False)
         try:
             api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=path, context=context
@@ -144,6 +161,43 @@ class KubeClusterApi:
                 if exc.status != 409:
                     raise
 
+    def apply_object(self, body: dict[str, Any]) -> None:
+        """POST the object; when it exists (409) merge-patch it to the body, like `kubectl apply`
+        without pruning. Namespaces are left alone when infra manages them."""
+        from kubernetes.client.exceptions import ApiException
+
+        kind, meta = body["kind"], body["metadata"]
+        if kind == "Namespace" and not self.manage_namespaces:
+            return
+        collection = collection_path(body)
+        with translated(
+            f"applying {kind} {meta.get('namespace', '')}/{meta['name']}".replace(" /", " ")
+        ):
+            try:
+                self._call(collection, "POST", body, "application/json")
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+                self._call(f"{collection}/{meta['name']}", "PATCH", body, MERGE_PATCH)
+
+    def _call(self, path: str, method: str, body: dict[str, Any], content_type: str) -> None:
+        """One request to a generic REST path; a non-2xx answer raises ApiException."""
+        from kubernetes.client.exceptions import ApiException
+
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        request = self.api_client.param_serialize(
+            method=method, resource_path=path, header_params=headers, body=body,
+            auth_settings=["BearerToken"],
+        )  # fmt: skip
+        method_, url, headers_, body_, post = request
+        response = self.api_client.call_api(
+            method_, url, header_params=headers_, body=body_, post_params=post,
+            _request_timeout=self.timeout,
+        )  # fmt: skip
+        response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException(http_resp=response)
+
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         """GET the pods matching a label selector."""
         with translated(f"listing pods {selector} in {namespace}"):
@@ -174,6 +228,19 @@ class KubeClusterApi:
                 raise
             text: str = response.data.decode(errors="replace")
             return text
+
+
+def collection_path(body: dict[str, Any]) -> str:
+    """The REST collection of an object: /api/v1/namespaces/<ns>/services, /apis/<g>/<v>/..."""
+    version = body["apiVersion"]
+    prefix = "/api/v1" if version == "v1" else f"/apis/{version}"
+    kind = body["kind"].lower()
+    plural = (
+        kind[:-1] + "ies" if kind.endswith("y") else kind + ("es" if kind.endswith("s") else "s")
+    )
+    if body["kind"] == "Namespace":
+        return f"{prefix}/namespaces"
+    return f"{prefix}/namespaces/{body['metadata']['namespace']}/{plural}"
 
 
 def _json(response: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class FakeCluster:
         self.down = down
         self.requests: list[tuple[str, str, str]] = []
         self.services: dict[tuple[str, str], JSON] = {}
+        self.applied: dict[tuple[str, str, str], JSON] = {}
         self.pods: dict[tuple[str, str], JSON] = {}
         self.pod_logs: dict[tuple[str, str], list[tuple[datetime, str]]] = {}
         self._reads: dict[tuple[str, str], int] = {}
@@ -80,6 +81,21 @@ class FakeCluster:
                 new["metadata"]["generation"] = int(obj["metadata"]["generation"]) + 1
             self.objects[(namespace, name)] = new
             return self._stamp(new)
+
+    def apply_object(self, body: dict[str, Any]) -> None:
+        """Create or replace an object (a Namespace joins `namespaces`, a Service `services`)."""
+        kind, meta = body["kind"], body["metadata"]
+        self._log("apply", meta.get("namespace", ""), f"{kind}/{meta['name']}")
+        with self._lock:
+            if kind == "Namespace":
+                self.namespaces.add(meta["name"])
+                self.applied[("", kind, meta["name"])] = copy.deepcopy(body)
+                return
+            if meta.get("namespace") not in self.namespaces:
+                raise AdapterError(f"namespace {meta.get('namespace')} does not exist")
+            if kind == "Service":
+                self.services[(meta["namespace"], meta["name"])] = copy.deepcopy(body)
+            self.applied[(meta["namespace"], kind, meta["name"])] = copy.deepcopy(body)
 
     def ensure_service(self, namespace: str, body: dict[str, Any]) -> None:
         """Keep the first Service of each name."""

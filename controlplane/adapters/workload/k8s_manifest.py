@@ -1,4 +1,7 @@
-"""Pure Kubernetes JSON: the Deployment we create, the template a release needs, merge patches."""
+"""Pure Kubernetes JSON: the template a release needs, merge patches, rollout judgement.
+
+The objects themselves come from the kustomize overlay (k8s_overlay); nothing here writes one.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,6 @@ from controlplane.adapters.base import Release, Target
 
 RELEASE_ANNOTATION = "controlplane.mlops/release"
 RESTARTED_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
-MANAGED_BY = "mlops-controlplane"
-CONTAINER_PORT = 8000
-SERVICE_PORT = 80
 
 JSON = dict[str, Any]
 
@@ -19,46 +19,6 @@ JSON = dict[str, Any]
 def image_of(release: Release) -> str:
     """The OCI image to run; the release reference itself when no other image is given."""
     return release.image or release.ref
-
-
-def deployment_manifest(target: Target, release: Release, *, namespace: str, replicas: int) -> JSON:
-    """A complete apps/v1 Deployment for a first rollout, probes pointed at /health and /ready."""
-    labels = {"app.kubernetes.io/name": target.service, "app.kubernetes.io/managed-by": MANAGED_BY}
-    container: JSON = {
-        "name": target.service,
-        "image": image_of(release),
-        "args": ["--host", "0.0.0.0", "--port", str(CONTAINER_PORT), "--artifact", "/model"],
-        "ports": [{"name": "http", "containerPort": CONTAINER_PORT}],
-        "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 5},
-        "livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10},
-        "env": [],
-    }
-    template: JSON = {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container]}}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": target.service, "namespace": namespace, "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": target.service}},
-            "strategy": {"type": "RollingUpdate"},
-            "template": release_template(template, target, release),
-        },
-    }
-
-
-def service_manifest(target: Target, *, namespace: str) -> JSON:
-    """A ClusterIP Service over the target's pods: the address that stays while pods change."""
-    labels = {"app.kubernetes.io/name": target.service, "app.kubernetes.io/managed-by": MANAGED_BY}
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": target.service, "namespace": namespace, "labels": labels},
-        "spec": {
-            "selector": {"app.kubernetes.io/name": target.service},
-            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
-        },
-    }
 
 
 def service_url(target: Target, namespace: str) -> str:

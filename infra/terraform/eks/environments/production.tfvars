@@ -1,0 +1,10 @@
+# terraform plan -var-file=environments/production.tfvars (set cloud_account and github_repository for your org)
+environment           = "production"
+cloud_account         = "REPLACE-aws-account-id"
+region                = "eu-west-1"
+system_machine_type   = "m6i.large"
+workload_machine_type = "c6i.xlarge"
+system_node_count     = 3
+workload_min_nodes    = 2
+workload_max_nodes    = 8
+github_repository     = "REPLACE-owner/REPLACE-repo"

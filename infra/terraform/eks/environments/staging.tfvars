@@ -1,0 +1,10 @@
+# terraform plan -var-file=environments/staging.tfvars (set cloud_account and github_repository for your org)
+environment           = "staging"
+cloud_account         = "REPLACE-aws-account-id"
+region                = "eu-west-1"
+system_machine_type   = "t3.medium"
+workload_machine_type = "m6i.large"
+system_node_count     = 2
+workload_min_nodes    = 2
+workload_max_nodes    = 4
+github_repository     = "REPLACE-owner/REPLACE-repo"

@@ -1,0 +1,10 @@
+# terraform plan -var-file=environments/dev.tfvars (set cloud_account and github_repository for your org)
+environment           = "dev"
+cloud_account         = "REPLACE-gcp-project-id"
+region                = "europe-west1"
+system_machine_type   = "e2-standard-2"
+workload_machine_type = "e2-standard-4"
+system_node_count     = 2
+workload_min_nodes    = 1
+workload_max_nodes    = 3
+github_repository     = "REPLACE-owner/REPLACE-repo"

@@ -1,0 +1,10 @@
+# terraform plan -var-file=environments/production.tfvars (set cloud_account and github_repository for your org)
+environment           = "production"
+cloud_account         = "REPLACE-gcp-project-id"
+region                = "europe-west1"
+system_machine_type   = "e2-standard-4"
+workload_machine_type = "c2-standard-4"
+system_node_count     = 3
+workload_min_nodes    = 2
+workload_max_nodes    = 8
+github_repository     = "REPLACE-owner/REPLACE-repo"
