@@ -15,6 +15,20 @@ from controlplane.risk.signals import parse_on_hours
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+def parse_kube_contexts(value: str) -> dict[str, str]:
+    """`dev=ctx-a,staging=ctx-b` -> {"dev": "ctx-a", ...}; anything else is refused by name."""
+    contexts: dict[str, str] = {}
+    for item in (part.strip() for part in value.split(",") if part.strip()):
+        env, sep, context = item.partition("=")
+        env, context = env.strip(), context.strip()
+        if not sep or not env or not context:
+            raise ValueError(f"kube_contexts: {item!r} is not environment=context")
+        if env in contexts:
+            raise ValueError(f"kube_contexts: environment {env!r} is named twice")
+        contexts[env] = context
+    return contexts
+
+
 class Settings(BaseSettings):
     """Everything the plane reads from its environment."""
 
@@ -32,6 +46,8 @@ class Settings(BaseSettings):
     workload_backend: Literal["local", "kubernetes"] = "local"
     kubeconfig: str | None = None
     kube_context: str | None = None
+    # one cluster per environment (infra/terraform builds them so): "dev=ctx,staging=ctx,..."
+    kube_contexts: str | None = None
     signal_cache_ttl_s: float = Field(default=60.0, ge=0, le=3600)
     signal_local_ttl_s: float = Field(default=2.0, ge=0, le=60)
     policy_check_interval_s: float = Field(default=2.0, ge=0, le=3600)
@@ -107,6 +123,18 @@ class Settings(BaseSettings):
             if len(raw) != 32:
                 raise ValueError(f"{key[:16]}... is not a base64 ed25519 public key (32 bytes)")
         return value
+
+    @field_validator("kube_contexts")
+    @classmethod
+    def _environment_contexts(cls, value: str | None) -> str | None:
+        if value:
+            parse_kube_contexts(value)
+        return value or None
+
+    @property
+    def kube_context_map(self) -> dict[str, str]:
+        """environment -> kubeconfig context, from CONTROLPLANE_KUBE_CONTEXTS."""
+        return parse_kube_contexts(self.kube_contexts) if self.kube_contexts else {}
 
     @field_validator("prometheus_url")
     @classmethod

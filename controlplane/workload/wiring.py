@@ -160,9 +160,19 @@ def _kubernetes_parts(settings: Settings) -> Workloads:
     from controlplane.adapters.workload.k8s import KubernetesBackend
     from controlplane.adapters.workload.k8s_api import KubeClusterApi
 
-    api = KubeClusterApi.from_kubeconfig(settings.kubeconfig, settings.kube_context)
+    backend: WorkloadBackend
+    if settings.kube_context_map:  # each environment in its own cluster
+        from controlplane.adapters.workload.k8s_environments import ClusterPerEnvironment
+
+        backend = ClusterPerEnvironment.from_kubeconfig(
+            settings.kube_context_map, path=settings.kubeconfig
+        )
+    else:
+        backend = KubernetesBackend(
+            KubeClusterApi.from_kubeconfig(settings.kubeconfig, settings.kube_context)
+        )
     return Workloads(
-        KubernetesBackend(api),
+        backend,
         SignedImages(settings.ci_keys),
         # Readiness is the rollout itself (available replicas); error rates need Prometheus.
         lambda url: {"healthy": True, "ready": True, "reason": "rollout available"},
