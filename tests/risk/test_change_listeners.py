@@ -36,10 +36,10 @@ def test_listeners_wait_for_the_outer_commit_and_survive_a_rolled_back_savepoint
     app: FastAPI,
 ) -> None:
     engine, calls = app.state.ctx.engine, []
-    db.on_change(engine, "test-topic", lambda: calls.append("changed"))
+    db.on_change(engine, "test_topic", lambda: calls.append("changed"))
     with Session(engine) as session:
         with session.begin_nested():
-            db.mark_changed(session, "test-topic")
+            db.mark_changed(session, "test_topic")
         assert calls == []  # released, not committed: nobody else can see it yet
         try:
             with session.begin_nested():
