@@ -129,6 +129,14 @@ def incidents(plane: httpx.Client, **query: str) -> list[dict[str, Any]]:
     return list(r.json()["data"])
 
 
+def webhook_calls(plane: httpx.Client) -> list[dict[str, Any]]:
+    """What the plane recorded of each webhook call Alertmanager made (its audit outputs)."""
+    params = {"operation": "incident.alert", "actor": "alertmanager"}
+    r = plane.get("/v1/audit", params=params)
+    assert r.status_code == 200, r.text
+    return [line["outputs"] for line in r.json()["data"]]
+
+
 def test_a_burning_service_opens_an_incident_that_escalates_deploys_until_it_recovers(
     live: Live,
 ) -> None:
@@ -159,6 +167,7 @@ def test_a_burning_service_opens_an_incident_that_escalates_deploys_until_it_rec
     detail = plane.get(f"/v1/incidents/{incident['id']}").json()
     assert [(a["alertname"], a["status"]) for a in detail["alerts"]] == [(ALERT, "firing")]
     assert [e["kind"] for e in detail["timeline"]][-1] == "alert_fired"
+    assert incident["id"] in [i for line in webhook_calls(plane) for i in line["opened"]]
 
     active = signal(plane, "incident_active")
     assert active["state"] == "active"
@@ -185,6 +194,8 @@ def test_a_burning_service_opens_an_incident_that_escalates_deploys_until_it_rec
     timeline = plane.get(f"/v1/incidents/{incident['id']}").json()["timeline"]
     assert "alert_resolved" in [e["kind"] for e in timeline]
     assert not incidents(plane, status="open")
+    assert incident["id"] in [i for x in webhook_calls(plane) for i in x["resolved_incidents"]]
+    assert plane.get("/v1/audit/verify").json()["ok"] is True
 
     cleared = eventually(
         lambda: (s := signal(plane, "incident_active"))["state"] == "inactive" and s,
