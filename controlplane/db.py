@@ -133,6 +133,11 @@ def on_change(engine: Engine, topic: str, callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    # SQLAlchemy fires this when a SAVEPOINT is released too (a governed action executes in
+    # one): nothing is visible to other connections until the outer commit, so a listener run
+    # now would let a reader cache the state from before the change.
+    if session.in_nested_transaction():
+        return
     changed = session.info.pop("changed", None)
     if not changed:
         return
@@ -145,4 +150,6 @@ def _after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT rolled back: the outer changes still stand
+        return
     session.info.pop("changed", None)
