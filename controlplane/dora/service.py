@@ -1,0 +1,286 @@
+"""Collect DORA's rows from the deployment and incident tables and hand them to metrics.py.
+
+The database does the volume: per-day counts are one GROUP BY, and the rows that medians need
+are fetched for one window only, as bare numbers (epoch seconds computed in SQL). Written in
+SQLAlchemy Core with one dialect switch (epoch seconds) so it runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    extract,
+    func,
+    or_,
+    select,
+)
+from sqlmodel import Session
+
+from controlplane.clock import Clock
+from controlplane.deploy.models import Deployment
+from controlplane.dora import metrics
+from controlplane.dora.commits import CommitTimes, Shipped, lead_samples
+from controlplane.dora.metrics import BandTable, DayCounts, Finished, Rows, Sample
+from controlplane.dora.models import REQUESTER_KINDS, DoraReport
+from controlplane.dora.training import TrainingTimes
+from controlplane.handoff.invariants import KNOWN_SERVICES
+from controlplane.incident.models import Incident
+
+PRODUCTION = "production"
+FAILED = ("failed", "rolled_back")
+FINISHED = ("succeeded", *FAILED)
+DEP = Deployment.__table__  # type: ignore[attr-defined]
+INC = Incident.__table__  # type: ignore[attr-defined]
+
+
+def epoch(column: Any, dialect: str) -> ColumnElement[float]:
+    """Seconds since 1970 of a stored (naive UTC) timestamp, computed by the database."""
+    if dialect == "sqlite":
+        return (func.julianday(column) - 2440587.5) * 86400.0
+    return cast(extract("epoch", column), Float)
+
+
+def day(column: Any, dialect: str) -> ColumnElement[int]:
+    """The UTC day number (days since 1970) of a stored timestamp."""
+    if dialect == "sqlite":  # CAST truncates, which is floor after 1970; no math functions needed
+        return cast(epoch(column, dialect) / 86400.0, Integer)
+    return cast(func.floor(epoch(column, dialect) / 86400.0), Integer)
+
+
+def _in_window(start: datetime, end: datetime, service: str | None) -> list[ColumnElement[bool]]:
+    where = [DEP.c.environment == PRODUCTION, DEP.c.finished_at >= start, DEP.c.finished_at < end]
+    if service is not None:
+        where.append(DEP.c.service == service)
+    return where
+
+
+def _linked() -> ColumnElement[bool]:
+    return exists().where(INC.c.deployment_id == DEP.c.id)
+
+
+def day_counts(
+    session: Session, start: datetime, end: datetime, service: str | None
+) -> list[DayCounts]:
+    """Per service, requester kind and day: deployments, finished, failed (distinct), rollbacks."""
+    dialect = session.get_bind().dialect.name
+    deploy = DEP.c.kind == "deploy"
+    failed = and_(deploy, or_(DEP.c.status.in_(FAILED), _linked()))
+    d = day(DEP.c.finished_at, dialect).label("day")
+
+    def count(cond: ColumnElement[bool]) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
+    query = (
+        select(
+            DEP.c.service,
+            DEP.c.requested_kind,
+            d,
+            count(and_(deploy, DEP.c.status == "succeeded")),
+            count(deploy),
+            count(failed),
+            count(and_(DEP.c.kind == "rollback", DEP.c.status == "succeeded")),
+        )
+        .where(*_in_window(start, end, service), DEP.c.status.in_(FINISHED))
+        .group_by(DEP.c.service, DEP.c.requested_kind, d)
+    )
+    return [
+        DayCounts(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]))
+        for r in session.connection().execute(query)
+    ]
+
+
+def _shipped_query(
+    dialect: str, start: datetime, end: datetime, service: str | None, *extra: Any
+) -> Select[Any]:
+    """Succeeded production deployments and rollbacks of the window, oldest first."""
+    return (
+        select(
+            DEP.c.service,
+            DEP.c.requested_kind,
+            DEP.c.kind,
+            epoch(DEP.c.finished_at, dialect),
+            epoch(DEP.c.commit_time, dialect),
+            *extra,
+        )
+        .where(*_in_window(start, end, service), DEP.c.status == "succeeded")
+        .order_by(DEP.c.service, DEP.c.finished_at)
+    )
+
+
+def _previous_commit(session: Session, service: str, before: datetime) -> str | None:
+    """The commit of the service's last production deployment before the window."""
+    query = (
+        select(DEP.c.commit_sha)
+        .where(
+            DEP.c.service == service,
+            DEP.c.environment == PRODUCTION,
+            DEP.c.kind == "deploy",
+            DEP.c.status == "succeeded",
+            DEP.c.created_at < before,
+            DEP.c.finished_at < before,
+        )
+        .order_by(DEP.c.created_at.desc())
+        .limit(1)
+    )
+    return session.connection().execute(query).scalar()
+
+
+def shipped_rows(
+    session: Session, start: datetime, end: datetime, service: str | None, *, with_sha: bool
+) -> tuple[list[Shipped], list[Finished]]:
+    """The window's deployments (for lead time) and restores (deployments and rollbacks)."""
+    dialect = session.get_bind().dialect.name
+    extra = (DEP.c.commit_sha,) if with_sha else ()
+    shipped: list[Shipped] = []
+    restores: list[Finished] = []
+    last_sha: dict[str, str | None] = {}
+    for row in session.connection().execute(_shipped_query(dialect, start, end, service, *extra)):
+        svc, requester, kind, finished, commit_time = row[:5]
+        restores.append(Finished(svc, requester, finished))
+        if kind != "deploy":
+            continue
+        sha = row[5] if with_sha else None
+        if with_sha and svc not in last_sha:
+            last_sha[svc] = _previous_commit(session, svc, start)
+        shipped.append(Shipped(svc, requester, finished, sha, commit_time, last_sha.get(svc)))
+        if with_sha:
+            last_sha[svc] = sha
+    return shipped, restores
+
+
+def failures(
+    session: Session, start: datetime, end: datetime, service: str | None,
+    restores: Sequence[Finished],
+) -> list[Sample]:  # fmt: skip
+    """One recovery sample per failed production deployment of the window.
+
+    A failed or rolled-back rollout: from its start to its end (the plane kept or put back the
+    previous release then). A deployment linked to an incident: from the incident's start to the
+    first restore after it (a later deployment or rollback, the mitigation or the resolution)."""
+    dialect = session.get_bind().dialect.name
+
+    def first(column: Any) -> Any:
+        return (
+            select(func.min(epoch(column, dialect)))
+            .where(INC.c.deployment_id == DEP.c.id)
+            .scalar_subquery()
+        )
+
+    query = select(
+        DEP.c.service, DEP.c.requested_kind, DEP.c.status,
+        epoch(func.coalesce(DEP.c.started_at, DEP.c.finished_at), dialect),
+        epoch(DEP.c.finished_at, dialect),
+        first(INC.c.opened_at), first(INC.c.mitigated_at), first(INC.c.resolved_at),
+    ).where(
+        *_in_window(start, end, service), DEP.c.kind == "deploy",
+        or_(DEP.c.status.in_(FAILED), _linked()),
+    )  # fmt: skip
+    by_service: dict[str, list[float]] = defaultdict(list)
+    for r in restores:
+        by_service[r.service].append(r.at)  # already in time order per service
+    out: list[Sample] = []
+    for (
+        svc,
+        requester,
+        status,
+        began,
+        finished,
+        opened,
+        mitigated,
+        resolved,
+    ) in session.connection().execute(query):
+        if status in FAILED:
+            seconds: float | None = finished - began
+        else:
+            after = metrics.first_after(by_service[svc], max(opened, finished))
+            seconds = metrics.restore_time(opened, after, mitigated, resolved)
+        out.append(Sample(svc, requester, metrics.day_of(finished), seconds))
+    return out
+
+
+def open_incidents(
+    session: Session, start: datetime, end: datetime, service: str | None
+) -> dict[str, list[tuple[float, float | None]]]:
+    """Per service, when its production incidents were open during the window."""
+    dialect = session.get_bind().dialect.name
+    query = select(
+        INC.c.service, epoch(INC.c.opened_at, dialect), epoch(INC.c.resolved_at, dialect)
+    ).where(
+        INC.c.service.is_not(None),
+        or_(INC.c.environment == PRODUCTION, INC.c.environment.is_(None)),
+        INC.c.opened_at < end,
+        or_(INC.c.resolved_at.is_(None), INC.c.resolved_at >= start),
+    )
+    if service is not None:
+        query = query.where(INC.c.service == service)
+    out: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
+    for svc, opened, resolved in session.connection().execute(query):
+        out[svc].append((opened, resolved))
+    return out
+
+
+def model_samples(
+    session: Session, start: datetime, end: datetime, service: str | None,
+    training: TrainingTimes | None, shipped: Sequence[Shipped],
+) -> list[Sample]:  # fmt: skip
+    """Training -> production per deployment; no bundles here: every one is unknown."""
+    if training is None or not training.available():
+        return [Sample(s.service, s.requester, metrics.day_of(s.finished), None) for s in shipped]
+    dialect = session.get_bind().dialect.name
+    query = select(DEP.c.service, DEP.c.requested_kind, epoch(DEP.c.finished_at, dialect),
+                   DEP.c.release).where(
+        *_in_window(start, end, service), DEP.c.status == "succeeded", DEP.c.kind == "deploy"
+    )  # fmt: skip
+    out: list[Sample] = []
+    for svc, requester, finished, release in session.connection().execute(query):
+        trained = training.trained_at(release)
+        seconds = None if trained is None else finished - trained
+        out.append(Sample(svc, requester, metrics.day_of(finished), seconds))
+    return out
+
+
+def report(
+    *,
+    session: Session,
+    clock: Clock,
+    window_days: int,
+    service: str | None,
+    table: BandTable,
+    commits: CommitTimes | None = None,
+    training: TrainingTimes | None = None,
+) -> DoraReport:
+    """DORA over the last `window_days` of production, overall, by requester and by service."""
+    end = clock.now()
+    start = end - timedelta(days=window_days)
+    shipped, restores = shipped_rows(session, start, end, service, with_sha=commits is not None)
+    lead, source = lead_samples(shipped, commits)
+    deploys = [Finished(s.service, s.requester, s.finished) for s in shipped]
+    rows = Rows(
+        days=day_counts(session, start, end, service),
+        lead=lead,
+        recovery=failures(session, start, end, service, restores),
+        fixes=metrics.unplanned_fixes(deploys, open_incidents(session, start, end, service)),
+        model=model_samples(session, start, end, service, training, shipped),
+    )
+    views = metrics.views(
+        rows, window_days=window_days, table=table,
+        first_day=metrics.day_of(start.timestamp()), last_day=metrics.day_of(end.timestamp()),
+        services=[service] if service else KNOWN_SERVICES, requesters=REQUESTER_KINDS,
+    )  # fmt: skip
+    return DoraReport(
+        window_days=window_days, start=start, end=end, service=service, bands=table.version,
+        bands_report=table.report, overall=views.overall, by_requester=views.by_requester,
+        by_service=views.by_service, weekly=views.weekly, lead_time_source=source,
+    )  # fmt: skip
