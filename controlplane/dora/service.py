@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,6 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
-    Select,
     and_,
     case,
     cast,
@@ -48,7 +48,8 @@ INC = Incident.__table__  # type: ignore[attr-defined]
 def epoch(column: Any, dialect: str) -> ColumnElement[float]:
     """Seconds since 1970 of a stored (naive UTC) timestamp, computed by the database."""
     if dialect == "sqlite":
-        return (func.julianday(column) - 2440587.5) * 86400.0
+        # julianday is a double of days: exact to ~50 us, so keep milliseconds
+        return func.round((func.julianday(column) - 2440587.5) * 86400.0, 3)
     return cast(extract("epoch", column), Float)
 
 
@@ -101,22 +102,51 @@ def day_counts(
     ]
 
 
-def _shipped_query(
-    dialect: str, start: datetime, end: datetime, service: str | None, *extra: Any
-) -> Select[Any]:
-    """Succeeded production deployments and rollbacks of the window, oldest first."""
-    return (
+@dataclass(frozen=True)
+class WindowRow:
+    """A finished production deployment or rollback of the window, as bare numbers."""
+
+    service: str
+    requester: str
+    kind: str
+    status: str
+    finished: float
+    began: float
+    commit_time: float | None
+    linked: bool
+    commit_sha: str | None = None
+    release: str | None = None
+
+
+def window_rows(
+    session: Session, start: datetime, end: datetime, service: str | None,
+    *, with_sha: bool, with_release: bool,
+) -> list[WindowRow]:  # fmt: skip
+    """One pass over the window's finished production rows, per service in time order."""
+    dialect = session.get_bind().dialect.name
+    extra = [c for c, on in ((DEP.c.commit_sha, with_sha), (DEP.c.release, with_release)) if on]
+    query = (
         select(
             DEP.c.service,
             DEP.c.requested_kind,
             DEP.c.kind,
+            DEP.c.status,
             epoch(DEP.c.finished_at, dialect),
+            epoch(func.coalesce(DEP.c.started_at, DEP.c.finished_at), dialect),
             epoch(DEP.c.commit_time, dialect),
+            _linked(),
             *extra,
         )
-        .where(*_in_window(start, end, service), DEP.c.status == "succeeded")
+        .where(*_in_window(start, end, service), DEP.c.status.in_(FINISHED))
         .order_by(DEP.c.service, DEP.c.finished_at)
     )
+    out: list[WindowRow] = []
+    for r in session.connection().execute(query):
+        rest = list(r[8:])
+        sha = rest.pop(0) if with_sha else None
+        release = rest.pop(0) if with_release else None
+        out.append(WindowRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), sha, release))
+    return out
 
 
 def _previous_commit(session: Session, service: str, before: datetime) -> str | None:
@@ -137,74 +167,78 @@ def _previous_commit(session: Session, service: str, before: datetime) -> str | 
     return session.connection().execute(query).scalar()
 
 
-def shipped_rows(
-    session: Session, start: datetime, end: datetime, service: str | None, *, with_sha: bool
-) -> tuple[list[Shipped], list[Finished]]:
-    """The window's deployments (for lead time) and restores (deployments and rollbacks)."""
-    dialect = session.get_bind().dialect.name
-    extra = (DEP.c.commit_sha,) if with_sha else ()
-    shipped: list[Shipped] = []
-    restores: list[Finished] = []
+def shipped_of(
+    session: Session, rows: Sequence[WindowRow], start: datetime, *, with_sha: bool
+) -> list[Shipped]:
+    """Succeeded deployments (not rollbacks) with the commit of the one before, for lead time."""
     last_sha: dict[str, str | None] = {}
-    for row in session.connection().execute(_shipped_query(dialect, start, end, service, *extra)):
-        svc, requester, kind, finished, commit_time = row[:5]
-        restores.append(Finished(svc, requester, finished))
-        if kind != "deploy":
+    out: list[Shipped] = []
+    for r in rows:
+        if r.kind != "deploy" or r.status != "succeeded":
             continue
-        sha = row[5] if with_sha else None
-        if with_sha and svc not in last_sha:
-            last_sha[svc] = _previous_commit(session, svc, start)
-        shipped.append(Shipped(svc, requester, finished, sha, commit_time, last_sha.get(svc)))
+        if with_sha and r.service not in last_sha:
+            last_sha[r.service] = _previous_commit(session, r.service, start)
+        out.append(
+            Shipped(r.service, r.requester, r.finished, r.commit_sha, r.commit_time,
+                    last_sha.get(r.service))
+        )  # fmt: skip
         if with_sha:
-            last_sha[svc] = sha
-    return shipped, restores
+            last_sha[r.service] = r.commit_sha
+    return out
 
 
-def failures(
-    session: Session, start: datetime, end: datetime, service: str | None,
-    restores: Sequence[Finished],
-) -> list[Sample]:  # fmt: skip
+def linked_incidents(
+    session: Session, start: datetime, end: datetime, service: str | None
+) -> list[tuple[Any, ...]]:
+    """Window deployments that incidents name as their cause, with the incidents' first times.
+
+    Driven from the (small) incident table, joined by primary key."""
+    dialect = session.get_bind().dialect.name
+    query = (
+        select(
+            DEP.c.service,
+            DEP.c.requested_kind,
+            DEP.c.status,
+            epoch(func.coalesce(DEP.c.started_at, DEP.c.finished_at), dialect),
+            epoch(DEP.c.finished_at, dialect),
+            func.min(epoch(INC.c.opened_at, dialect)),
+            func.min(epoch(INC.c.mitigated_at, dialect)),
+            func.min(epoch(INC.c.resolved_at, dialect)),
+        )
+        .select_from(INC.join(DEP, DEP.c.id == INC.c.deployment_id))
+        .where(*_in_window(start, end, service), DEP.c.kind == "deploy", DEP.c.status.in_(FINISHED))
+        .group_by(
+            INC.c.deployment_id,
+            DEP.c.service,
+            DEP.c.requested_kind,
+            DEP.c.status,
+            DEP.c.started_at,
+            DEP.c.finished_at,
+        )
+    )
+    return [tuple(r) for r in session.connection().execute(query)]
+
+
+def failures(rows: Sequence[WindowRow], linked: Sequence[tuple[Any, ...]]) -> list[Sample]:
     """One recovery sample per failed production deployment of the window.
 
     A failed or rolled-back rollout: from its start to its end (the plane kept or put back the
     previous release then). A deployment linked to an incident: from the incident's start to the
     first restore after it (a later deployment or rollback, the mitigation or the resolution)."""
-    dialect = session.get_bind().dialect.name
-
-    def first(column: Any) -> Any:
-        return (
-            select(func.min(epoch(column, dialect)))
-            .where(INC.c.deployment_id == DEP.c.id)
-            .scalar_subquery()
-        )
-
-    query = select(
-        DEP.c.service, DEP.c.requested_kind, DEP.c.status,
-        epoch(func.coalesce(DEP.c.started_at, DEP.c.finished_at), dialect),
-        epoch(DEP.c.finished_at, dialect),
-        first(INC.c.opened_at), first(INC.c.mitigated_at), first(INC.c.resolved_at),
-    ).where(
-        *_in_window(start, end, service), DEP.c.kind == "deploy",
-        or_(DEP.c.status.in_(FAILED), _linked()),
-    )  # fmt: skip
-    by_service: dict[str, list[float]] = defaultdict(list)
-    for r in restores:
-        by_service[r.service].append(r.at)  # already in time order per service
+    restores: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        if r.status == "succeeded":
+            restores[r.service].append(r.finished)  # in time order per service
     out: list[Sample] = []
-    for (
-        svc,
-        requester,
-        status,
-        began,
-        finished,
-        opened,
-        mitigated,
-        resolved,
-    ) in session.connection().execute(query):
+    for r in rows:
+        if r.kind == "deploy" and r.status in FAILED and not r.linked:
+            out.append(Sample(r.service, r.requester, metrics.day_of(r.finished),
+                              r.finished - r.began))  # fmt: skip
+    for svc, requester, status, began, finished, opened, mitigated, resolved in linked:
         if status in FAILED:
             seconds: float | None = finished - began
         else:
-            after = metrics.first_after(by_service[svc], max(opened, finished))
+            after = metrics.first_after(restores[svc], max(opened, finished))
             seconds = metrics.restore_time(opened, after, mitigated, resolved)
         out.append(Sample(svc, requester, metrics.day_of(finished), seconds))
     return out
@@ -231,23 +265,15 @@ def open_incidents(
     return out
 
 
-def model_samples(
-    session: Session, start: datetime, end: datetime, service: str | None,
-    training: TrainingTimes | None, shipped: Sequence[Shipped],
-) -> list[Sample]:  # fmt: skip
-    """Training -> production per deployment; no bundles here: every one is unknown."""
-    if training is None or not training.available():
-        return [Sample(s.service, s.requester, metrics.day_of(s.finished), None) for s in shipped]
-    dialect = session.get_bind().dialect.name
-    query = select(DEP.c.service, DEP.c.requested_kind, epoch(DEP.c.finished_at, dialect),
-                   DEP.c.release).where(
-        *_in_window(start, end, service), DEP.c.status == "succeeded", DEP.c.kind == "deploy"
-    )  # fmt: skip
+def model_samples(rows: Sequence[WindowRow], training: TrainingTimes | None) -> list[Sample]:
+    """Training -> production per deployment (None: no known training time)."""
     out: list[Sample] = []
-    for svc, requester, finished, release in session.connection().execute(query):
-        trained = training.trained_at(release)
-        seconds = None if trained is None else finished - trained
-        out.append(Sample(svc, requester, metrics.day_of(finished), seconds))
+    for r in rows:
+        if r.kind != "deploy" or r.status != "succeeded":
+            continue
+        trained = training.trained_at(r.release) if training and r.release else None
+        seconds = None if trained is None else r.finished - trained
+        out.append(Sample(r.service, r.requester, metrics.day_of(r.finished), seconds))
     return out
 
 
@@ -264,15 +290,18 @@ def report(
     """DORA over the last `window_days` of production, overall, by requester and by service."""
     end = clock.now()
     start = end - timedelta(days=window_days)
-    shipped, restores = shipped_rows(session, start, end, service, with_sha=commits is not None)
+    with_sha = commits is not None
+    with_release = training is not None and training.available()
+    found = window_rows(session, start, end, service, with_sha=with_sha, with_release=with_release)
+    shipped = shipped_of(session, found, start, with_sha=with_sha)
     lead, source = lead_samples(shipped, commits)
     deploys = [Finished(s.service, s.requester, s.finished) for s in shipped]
     rows = Rows(
         days=day_counts(session, start, end, service),
         lead=lead,
-        recovery=failures(session, start, end, service, restores),
+        recovery=failures(found, linked_incidents(session, start, end, service)),
         fixes=metrics.unplanned_fixes(deploys, open_incidents(session, start, end, service)),
-        model=model_samples(session, start, end, service, training, shipped),
+        model=model_samples(found, training if with_release else None),
     )
     views = metrics.views(
         rows, window_days=window_days, table=table,
