@@ -37,8 +37,8 @@ def one_view(rows: Rows, window_days: int = 7, table=T2023):  # type: ignore[no-
 
 def test_deployment_frequency_counts_deployments_and_leaves_rollbacks_out() -> None:
     """14 deployments and 3 rollbacks in 7 days: 2/day, and the 3 rollbacks are named."""
-    rows = Rows(days=[DayCounts("bankchurn", "ci", MONDAY + i, deployments=2, finished=2)
-                      for i in range(7)] + [DayCounts("bankchurn", "human", MONDAY, rollbacks=3)])  # fmt: skip
+    days = [DayCounts("bankchurn", "ci", MONDAY + i, deployments=2, finished=2) for i in range(7)]
+    rows = Rows(days=[*days, DayCounts("bankchurn", "human", MONDAY, rollbacks=3)])
     freq = one_view(rows).overall.deployment_frequency
     assert (freq.value, freq.numerator, freq.denominator) == (2.0, 14, 7)
     assert freq.left_out == {"rollbacks_not_counted": 3}

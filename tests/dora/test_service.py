@@ -32,7 +32,7 @@ def test_one_deployment_linked_to_three_incidents_fails_once(
 ) -> None:
     """The denominator trap: 1 failed deployment of 4, however many incidents name it."""
     now = clock.now()
-    bad, *good = add(*(deployment(now - timedelta(days=d)) for d in (3, 4, 5, 6)))
+    bad, *_ = add(*(deployment(now - timedelta(days=d)) for d in (3, 4, 5, 6)))
     opened = bad.finished_at + timedelta(minutes=10)
     add(*(incident(opened + timedelta(minutes=i), deployment_id=bad.id,
                    resolved=opened + timedelta(hours=2)) for i in range(3)))  # fmt: skip
@@ -87,7 +87,8 @@ def test_only_finished_production_deployments_of_the_window_count(
         deployment(now - timedelta(days=1), environment="staging"),
         deployment(now - timedelta(days=31)),  # before the 30-day window
         deployment(None, status="pending_approval"),
-        deployment(now - timedelta(days=2), status="failed", started=now - timedelta(days=2, minutes=4)),
+        deployment(now - timedelta(days=2), status="failed",
+                   started=now - timedelta(days=2, minutes=4)),
         deployment(now - timedelta(days=2), status="rolled_back", service="nlpinsight",
                    started=now - timedelta(days=2, minutes=2)),
     )  # fmt: skip
