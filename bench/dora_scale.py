@@ -97,6 +97,14 @@ def build(path: Path, n: int) -> float:
     started = time.perf_counter()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA synchronous=OFF")
+    # Bulk load: drop the migrations' secondary indexes, insert, create them again (same DDL).
+    ddl = [r[0] for r in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        " AND tbl_name IN ('deployment', 'incident')")]  # fmt: skip
+    for name in [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            " AND tbl_name IN ('deployment', 'incident')")]:  # fmt: skip
+        conn.execute(f'DROP INDEX "{name}"')
     deps = [_deployment(i, rng) for i in range(n)]
     conn.executemany(
         "INSERT INTO deployment (id, service, environment, release, kind, release_tag, commit_sha,"
@@ -113,6 +121,8 @@ def build(path: Path, n: int) -> float:
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         incidents,
     )
+    for statement in ddl:
+        conn.execute(statement)
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()
@@ -128,7 +138,12 @@ def _timed(fn: object, repeat: int = 3) -> float:
     return statistics.median(times)
 
 
-PROPOSED_INDEX = "CREATE INDEX ix_deployment_dora ON deployment (environment, finished_at)"
+# Covering for every DORA query of the default path (no GitHub, no release bundles): the window
+# is a range of finished_at, and no row of the table is read.
+PROPOSED_INDEX = (
+    "CREATE INDEX ix_deployment_dora ON deployment (finished_at, environment, status, kind,"
+    " service, requested_kind, started_at, commit_time, id)"
+)
 
 
 def add_index(path: Path) -> float:
@@ -178,6 +193,9 @@ def write(results: list[dict[str, Any]]) -> None:
         "",
         "`dora.service.report` (all keys, by requester and service, weekly series) against a",
         "plain `count(*)` of the window's production rows, same file, same run; medians of 3.",
+        "Rows are ~2 KB each (decision, gates and health JSON of a realistic size), so a million",
+        "rows is a ~2 GB file. `+ proposed index` adds, to the same file, the covering index",
+        f"`{PROPOSED_INDEX.removeprefix('CREATE INDEX ')}` (not in the migrations yet).",
         "",
         "| deployments | schema | build | in 30 d window | count(*) 30 d | DORA 30 d | ratio |"
         " in 90 d window | count(*) 90 d | DORA 90 d | ratio | count(*) whole table |",
