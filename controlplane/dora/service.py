@@ -31,10 +31,11 @@ from sqlmodel import Session
 
 from controlplane.clock import Clock
 from controlplane.deploy.models import Deployment
-from controlplane.dora import metrics
+from controlplane.dora import metrics, timeline
 from controlplane.dora.commits import CommitTimes, Shipped, lead_samples
-from controlplane.dora.metrics import BandTable, DayCounts, Finished, Rows, Sample
+from controlplane.dora.metrics import BandTable, DayCounts, Rows, Sample
 from controlplane.dora.models import REQUESTER_KINDS, DoraReport
+from controlplane.dora.timeline import Finished
 from controlplane.dora.training import TrainingTimes
 from controlplane.handoff.invariants import KNOWN_SERVICES
 from controlplane.incident.models import Incident
@@ -257,8 +258,8 @@ def failures(rows: Sequence[WindowRow], linked: Sequence[tuple[Any, ...]]) -> li
         if status in FAILED:
             seconds: float | None = finished - began
         else:
-            after = metrics.first_after(restores[svc], max(opened, finished))
-            seconds = metrics.restore_time(opened, after, mitigated, resolved)
+            after = timeline.first_after(restores[svc], max(opened, finished))
+            seconds = timeline.restore_time(opened, after, mitigated, resolved)
         out.append(Sample(svc, requester, metrics.day_of(finished), seconds))
     return out
 
@@ -319,7 +320,7 @@ def report(
         days=day_counts(session, start, end, service),
         lead=lead,
         recovery=failures(found, linked_incidents(session, start, end, service)),
-        fixes=metrics.unplanned_fixes(deploys, open_incidents(session, start, end, service)),
+        fixes=timeline.unplanned_fixes(deploys, open_incidents(session, start, end, service)),
         model=model_samples(found, training if with_release else None),
     )
     views = metrics.views(

@@ -9,17 +9,14 @@ import pytest
 from controlplane.dora import bands
 from controlplane.dora.metrics import (
     DayCounts,
-    Finished,
     Rows,
     Sample,
     band_of,
     day_of,
-    first_after,
-    restore_time,
-    unplanned_fixes,
     views,
     week_of,
 )
+from controlplane.dora.timeline import Finished, first_after, restore_time, unplanned_fixes
 
 HOUR = 3600.0
 DAY = 86400.0
