@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from controlplane.adapters.source_control import SourceControl
 from controlplane.dora.metrics import Sample, day_of
@@ -19,8 +20,7 @@ from controlplane.dora.models import LeadTimeSource
 from controlplane.errors import AdapterUnavailable, ControlPlaneError
 
 
-@dataclass(frozen=True)
-class Shipped:
+class Shipped(NamedTuple):
     """A succeeded production deployment as lead time sees it (times in epoch seconds)."""
 
     service: str

@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from controlplane.dora.models import DoraKeys, KeyValue, WeekPoint
 
@@ -83,8 +84,7 @@ class DayCounts:
     rollbacks: int = 0  # kind rollback, succeeded: restores, not deployments
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
     """One measured thing (a change's lead time, a failure's recovery...); None: unknown."""
 
     service: str
@@ -102,6 +102,7 @@ class Rows:
     recovery: Sequence[Sample] = ()  # one per failed deployment; None: not restored yet
     fixes: Sequence[Sample] = ()  # one per unplanned fix deployment (seconds unused)
     model: Sequence[Sample] = ()  # one per deployment; None: no known training time
+    model_known: bool = True  # False: no training times at all, every deployment is unknown
 
 
 def day_of(epoch_s: float) -> int:
@@ -178,6 +179,8 @@ def bucketed(rows: Rows) -> dict[Key, Bucket]:
         b.rollbacks += d.rollbacks
         if d.deployments:
             b.days.add(d.day)
+        if not rows.model_known:
+            b.model_unknown += d.deployments
     for s in rows.fixes:
         at(s.service, s.requester, s.day).fixes += 1
     for samples, values, unknown in (

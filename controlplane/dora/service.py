@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -118,12 +117,11 @@ def day_counts(
     )
     return [
         DayCounts(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]))
-        for r in session.connection().execute(query)
+        for r in session.connection().execute(query).all()
     ]
 
 
-@dataclass(frozen=True)
-class WindowRow:
+class WindowRow(NamedTuple):
     """A finished production deployment or rollback of the window, as bare numbers."""
 
     service: str
@@ -142,7 +140,7 @@ def window_rows(
     session: Session, start: datetime, end: datetime, service: str | None,
     *, with_sha: bool, with_release: bool,
 ) -> list[WindowRow]:  # fmt: skip
-    """One pass over the window's finished production rows, per service in time order."""
+    """One pass over the window's finished production rows, in time order."""
     dialect = session.get_bind().dialect.name
     extra = [c for c, on in ((DEP.c.commit_sha, with_sha), (DEP.c.release, with_release)) if on]
     query = (
@@ -158,10 +156,10 @@ def window_rows(
             *extra,
         )
         .where(*_in_window(start, end, service, dialect))
-        .order_by(DEP.c.service, DEP.c.finished_at)
+        .order_by(DEP.c.finished_at)  # per service in time order too; an index gives it as is
     )
     out: list[WindowRow] = []
-    for r in session.connection().execute(query):
+    for r in session.connection().execute(query).all():
         rest = list(r[8:])
         sha = rest.pop(0) if with_sha else None
         release = rest.pop(0) if with_release else None
@@ -280,13 +278,15 @@ def open_incidents(
     if service is not None:
         query = query.where(INC.c.service == service)
     out: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
-    for svc, opened, resolved in session.connection().execute(query):
+    for svc, opened, resolved in session.connection().execute(query).all():
         out[svc].append((opened, resolved))
     return out
 
 
 def model_samples(rows: Sequence[WindowRow], training: TrainingTimes | None) -> list[Sample]:
     """Training -> production per deployment (None: no known training time)."""
+    if training is None:
+        return []  # Rows.model_known False: every deployment is counted as unknown
     out: list[Sample] = []
     for r in rows:
         if r.kind != "deploy" or r.status != "succeeded":
@@ -322,6 +322,7 @@ def report(
         recovery=failures(found, linked_incidents(session, start, end, service)),
         fixes=timeline.unplanned_fixes(deploys, open_incidents(session, start, end, service)),
         model=model_samples(found, training if with_release else None),
+        model_known=with_release,
     )
     views = metrics.views(
         rows, window_days=window_days, table=table,

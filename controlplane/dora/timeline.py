@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from controlplane.dora.metrics import Sample, day_of
 
 
-@dataclass(frozen=True)
-class Finished:
+class Finished(NamedTuple):
     """A succeeded production deployment or rollback, as the fix and restore searches see it."""
 
     service: str
