@@ -206,8 +206,10 @@ def merged(buckets: Mapping[Key, Bucket], keep: Callable[[Key], bool]) -> Bucket
     return total
 
 
-def keys_of(b: Bucket, *, window_days: int, table: BandTable) -> DoraKeys:
-    """The keys of one view."""
+def keys_of(
+    b: Bucket, *, window_days: int, table: BandTable, calendar_days: int | None = None
+) -> DoraKeys:
+    """The keys of one view (`calendar_days`: UTC days the window touches, for day counts)."""
 
     def value(key: str, v: float | None, unit: str, num: float | None, den: float | None,
               left_out: dict[str, int] | None = None) -> KeyValue:  # fmt: skip
@@ -218,7 +220,7 @@ def keys_of(b: Bucket, *, window_days: int, table: BandTable) -> DoraKeys:
             band_report=level.report if level else None, left_out=left_out or {},
         )  # fmt: skip
 
-    weeks = window_days / 7
+    weeks = (calendar_days or window_days) / 7  # a 7-day window touches 8 calendar days
     reworked = b.rollbacks + b.fixes
     shipped = b.deployments + b.rollbacks
     return DoraKeys(
@@ -301,7 +303,10 @@ def views(
     seen_requesters = [*requesters, *sorted({k[1] for k in buckets} - set(requesters))]
 
     def keys(keep: Callable[[Key], bool]) -> DoraKeys:
-        return keys_of(merged(buckets, keep), window_days=window_days, table=table)
+        return keys_of(
+            merged(buckets, keep), window_days=window_days, table=table,
+            calendar_days=last_day - first_day + 1,
+        )  # fmt: skip
 
     return Views(
         overall=keys(lambda _: True),
