@@ -22,7 +22,6 @@ from sqlalchemy import (
     exists,
     extract,
     func,
-    literal_column,
     or_,
     select,
 )
@@ -61,28 +60,16 @@ def day(column: Any, dialect: str) -> ColumnElement[int]:
     return cast(func.floor(epoch(column, dialect) / 86400.0), Integer)
 
 
-def _plain(column: Any, dialect: str) -> Any:
-    """On SQLite, the column with SQLite's unary `+`, so the planner cannot pick its index.
-
-    The indexes on environment, service and status match 30-90% of the table: walking one costs
-    a random row read per row (13 s for a 90-day window at a million rows, bench/dora_scale.py),
-    where a scan reads the file in order; an index on finished_at, when there is one, is used."""
-    if dialect == "sqlite":
-        return literal_column(f"+{DEP.name}.{column.name}", type_=column.type)
-    return column
-
-
-def _in_window(
-    start: datetime, end: datetime, service: str | None, dialect: str
-) -> list[ColumnElement[bool]]:
+def _in_window(start: datetime, end: datetime, service: str | None) -> list[ColumnElement[bool]]:
+    """Finished production rows of the window (the planner picks the index: see docs/dora.md)."""
     where = [
-        _plain(DEP.c.environment, dialect) == PRODUCTION,
+        DEP.c.environment == PRODUCTION,
         DEP.c.finished_at >= start,
         DEP.c.finished_at < end,
-        _plain(DEP.c.status, dialect).in_(FINISHED),
+        DEP.c.status.in_(FINISHED),
     ]
     if service is not None:
-        where.append(_plain(DEP.c.service, dialect) == service)
+        where.append(DEP.c.service == service)
     return where
 
 
@@ -112,7 +99,7 @@ def day_counts(
             count(failed),
             count(and_(DEP.c.kind == "rollback", DEP.c.status == "succeeded")),
         )
-        .where(*_in_window(start, end, service, dialect))
+        .where(*_in_window(start, end, service))
         .group_by(DEP.c.service, DEP.c.requested_kind, d)
     )
     return [
@@ -155,7 +142,7 @@ def window_rows(
             _linked(),
             *extra,
         )
-        .where(*_in_window(start, end, service, dialect))
+        .where(*_in_window(start, end, service))
         .order_by(DEP.c.finished_at)  # per service in time order too; an index gives it as is
     )
     out: list[WindowRow] = []
@@ -224,7 +211,7 @@ def linked_incidents(
             func.min(epoch(INC.c.resolved_at, dialect)),
         )
         .select_from(INC.join(DEP, DEP.c.id == INC.c.deployment_id))
-        .where(*_in_window(start, end, service, dialect), DEP.c.kind == "deploy")
+        .where(*_in_window(start, end, service), DEP.c.kind == "deploy")
         .group_by(
             INC.c.deployment_id,
             DEP.c.service,

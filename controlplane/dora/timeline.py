@@ -26,6 +26,8 @@ def unplanned_fixes(
     out: list[Sample] = []
     for dep in deploys:
         starts, ends = spans.get(dep.service, ([], []))
+        if not starts:
+            continue
         i = bisect.bisect_right(starts, dep.at) - 1
         if i >= 0 and dep.at <= ends[i]:
             out.append(Sample(dep.service, dep.requester, day_of(dep.at), None))
