@@ -19,7 +19,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     extract,
     func,
     or_,
@@ -73,17 +72,13 @@ def _in_window(start: datetime, end: datetime, service: str | None) -> list[Colu
     return where
 
 
-def _linked() -> ColumnElement[bool]:
-    return exists().where(INC.c.deployment_id == DEP.c.id)
-
-
 def day_counts(
     session: Session, start: datetime, end: datetime, service: str | None
 ) -> list[DayCounts]:
-    """Per service, requester kind and day: deployments, finished, failed (distinct), rollbacks."""
+    """Per service, requester kind and day: deployments, finished, failed rollouts, rollbacks."""
     dialect = session.get_bind().dialect.name
     deploy = DEP.c.kind == "deploy"
-    failed = and_(deploy, or_(DEP.c.status.in_(FAILED), _linked()))
+    failed = and_(deploy, DEP.c.status.in_(FAILED))  # + linked ones: see linked_failures
     d = day(DEP.c.finished_at, dialect).label("day")
 
     def count(cond: ColumnElement[bool]) -> Any:
@@ -118,7 +113,6 @@ class WindowRow(NamedTuple):
     finished: float
     began: float
     commit_time: float | None
-    linked: bool
     commit_sha: str | None = None
     release: str | None = None
 
@@ -139,7 +133,6 @@ def window_rows(
             epoch(DEP.c.finished_at, dialect),
             epoch(func.coalesce(DEP.c.started_at, DEP.c.finished_at), dialect),
             epoch(DEP.c.commit_time, dialect),
-            _linked(),
             *extra,
         )
         .where(*_in_window(start, end, service))
@@ -147,10 +140,10 @@ def window_rows(
     )
     out: list[WindowRow] = []
     for r in session.connection().execute(query).all():
-        rest = list(r[8:])
+        rest = list(r[7:])
         sha = rest.pop(0) if with_sha else None
         release = rest.pop(0) if with_release else None
-        out.append(WindowRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), sha, release))
+        out.append(WindowRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], sha, release))
     return out
 
 
@@ -224,6 +217,16 @@ def linked_incidents(
     return [tuple(r) for r in session.connection().execute(query)]
 
 
+def linked_failures(linked: Sequence[tuple[Any, ...]]) -> list[DayCounts]:
+    """Succeeded deployments an incident names as its cause: failed, each once (however many
+    incidents name it; failed rollouts are already counted by day_counts)."""
+    return [
+        DayCounts(svc, requester, metrics.day_of(finished), failed=1)
+        for svc, requester, status, _, finished, *_ in linked
+        if status not in FAILED
+    ]
+
+
 def failures(rows: Sequence[WindowRow], linked: Sequence[tuple[Any, ...]]) -> list[Sample]:
     """One recovery sample per failed production deployment of the window.
 
@@ -236,15 +239,14 @@ def failures(rows: Sequence[WindowRow], linked: Sequence[tuple[Any, ...]]) -> li
             restores[r.service].append(r.finished)  # in time order per service
     out: list[Sample] = []
     for r in rows:
-        if r.kind == "deploy" and r.status in FAILED and not r.linked:
+        if r.kind == "deploy" and r.status in FAILED:
             out.append(Sample(r.service, r.requester, metrics.day_of(r.finished),
                               r.finished - r.began))  # fmt: skip
-    for svc, requester, status, began, finished, opened, mitigated, resolved in linked:
+    for svc, requester, status, _, finished, opened, mitigated, resolved in linked:
         if status in FAILED:
-            seconds: float | None = finished - began
-        else:
-            after = timeline.first_after(restores[svc], max(opened, finished))
-            seconds = timeline.restore_time(opened, after, mitigated, resolved)
+            continue  # a failed rollout: counted above, from its own start and end
+        after = timeline.first_after(restores[svc], max(opened, finished))
+        seconds = timeline.restore_time(opened, after, mitigated, resolved)
         out.append(Sample(svc, requester, metrics.day_of(finished), seconds))
     return out
 
@@ -303,10 +305,11 @@ def report(
     shipped = shipped_of(session, found, start, with_sha=with_sha)
     lead, source = lead_samples(shipped, commits)
     deploys = [Finished(s.service, s.requester, s.finished) for s in shipped]
+    linked = linked_incidents(session, start, end, service)
     rows = Rows(
-        days=day_counts(session, start, end, service),
+        days=[*day_counts(session, start, end, service), *linked_failures(linked)],
         lead=lead,
-        recovery=failures(found, linked_incidents(session, start, end, service)),
+        recovery=failures(found, linked),
         fixes=timeline.unplanned_fixes(deploys, open_incidents(session, start, end, service)),
         model=model_samples(found, training if with_release else None),
         model_known=with_release,

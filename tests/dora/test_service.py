@@ -41,6 +41,13 @@ def test_one_deployment_linked_to_three_incidents_fails_once(
     assert (cfr.numerator, cfr.denominator, cfr.value) == (1, 4, 0.25)
     assert out.overall.recovery_time.denominator == 1  # one failure, one recovery sample
     assert out.overall.recovery_time.value == 2 * 3600  # first incident start -> resolution
+    (failed,) = add(deployment(now - timedelta(days=2), status="failed",
+                               started=now - timedelta(days=2, minutes=3)))  # fmt: skip
+    add(incident(now - timedelta(days=2), deployment_id=failed.id))  # failed and named: once
+    again = report(engine, clock)
+    assert (again.overall.change_failure_rate.numerator,
+            again.overall.change_failure_rate.denominator) == (2, 5)  # fmt: skip
+    assert again.overall.recovery_time.denominator == 2
 
 
 def test_a_rollback_is_not_a_deployment_but_is_rework_and_a_restore(
