@@ -111,8 +111,8 @@ class WindowRow(NamedTuple):
     kind: str
     status: str
     finished: float
-    began: float
-    commit_time: float | None
+    began: float | None  # failed rollouts only
+    commit_time: float | None  # succeeded ones only
     commit_sha: str | None = None
     release: str | None = None
 
@@ -131,8 +131,15 @@ def window_rows(
             DEP.c.kind,
             DEP.c.status,
             epoch(DEP.c.finished_at, dialect),
-            epoch(func.coalesce(DEP.c.started_at, DEP.c.finished_at), dialect),
-            epoch(DEP.c.commit_time, dialect),
+            # only where used: parsing timestamps is most of the database's work per row
+            case(
+                (
+                    DEP.c.status.in_(FAILED),
+                    epoch(func.coalesce(DEP.c.started_at, DEP.c.finished_at), dialect),
+                ),
+                else_=None,
+            ),
+            case((DEP.c.status == "succeeded", epoch(DEP.c.commit_time, dialect)), else_=None),
             *extra,
         )
         .where(*_in_window(start, end, service))
@@ -240,8 +247,9 @@ def failures(rows: Sequence[WindowRow], linked: Sequence[tuple[Any, ...]]) -> li
     out: list[Sample] = []
     for r in rows:
         if r.kind == "deploy" and r.status in FAILED:
+            began = r.finished if r.began is None else r.began
             out.append(Sample(r.service, r.requester, metrics.day_of(r.finished),
-                              r.finished - r.began))  # fmt: skip
+                              r.finished - began))  # fmt: skip
     for svc, requester, status, _, finished, opened, mitigated, resolved in linked:
         if status in FAILED:
             continue  # a failed rollout: counted above, from its own start and end
