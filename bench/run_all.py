@@ -30,6 +30,7 @@ SUITE = (
     ("stable_address.py", ["--duration", "20"], ["--duration", "8"], "RESULTS-stable.md"),
     ("playbook_runs.py", [], ["--rounds", "1", "--rollbacks", "1"], "RESULTS-playbooks.md"),
     ("alert_to_decision.py", [], ["--alerts", "3"], "RESULTS-alerts.md"),
+    ("dora_scale.py", [], ["--sizes", "10000", "100000"], "RESULTS-dora.md"),
 )
 
 

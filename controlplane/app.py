@@ -33,6 +33,9 @@ from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.context import AppContext, build_context
 from controlplane.deploy import routes as deploy_routes
+from controlplane.dora import gauges as dora_gauges
+from controlplane.dora import routes as dora_routes
+from controlplane.dora import wiring as dora_wiring
 from controlplane.errors import (
     ControlPlaneError,
     InvalidRequest,
@@ -70,6 +73,7 @@ ROUTERS = (
     release_routes.router,
     playbook_routes.router,
     chat_routes.router,
+    dora_routes.router,
 )
 
 
@@ -322,6 +326,11 @@ def create_app(
     _install_error_handlers(app, refusals)
     for router in ROUTERS:
         app.include_router(router)
+    ctx.metrics.watch(  # the dora_* gauges, computed when /metrics is scraped
+        dora_gauges.DoraCollector(
+            engine=ctx.read_engine, clock=ctx.clock, parts=lambda: dora_wiring.parts(settings)
+        )
+    )
     app.router.routes[:0] = policy_routes.HOT_ROUTES  # matched before the routers (see there)
     _install_ops_routes(app, ctx)
     openapi.install(app)

@@ -405,6 +405,16 @@ class ControlPlaneClient:
         path = f"/v1/incidents/{incident_id}/resolve"
         return cast(IncidentOut, self._request("POST", path, json={"resolution": resolution}))
 
+    # -- dora --------------------------------------------------------------------------------
+
+    def dora(
+        self, window: int = 30, service: str | None = None, bands: str | None = None
+    ) -> dict[str, Any]:
+        """DORA keys of production over 7, 30 or 90 days: overall, by requester, by service."""
+        params = {"window": window, "service": service, "bands": bands}
+        kept = {k: v for k, v in params.items() if v is not None}
+        return cast(dict[str, Any], self._request("GET", "/v1/dora", params=kept))
+
     # -- audit -------------------------------------------------------------------------------
 
     def audit(self, **filters: str | int | None) -> AuditPage:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.registry import Collector
 
 
 @dataclass
@@ -45,3 +46,7 @@ class PlaneMetrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+
+    def watch(self, collector: Collector) -> None:
+        """Add series computed at scrape time (the dora_* gauges read the database then)."""
+        self.registry.register(collector)

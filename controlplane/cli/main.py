@@ -18,6 +18,7 @@ from controlplane.cli import (
     audit,
     decide,
     deploy,
+    dora,
     identity,
     incidents,
     logs,
@@ -81,6 +82,7 @@ app.command("logs")(logs.logs)
 app.command("run")(runs.run)
 app.command("releases")(releases.releases)
 app.command("whoami")(whoami.whoami)
+app.command("dora")(dora.dora)
 app.add_typer(deploy.deployments, name="deployments")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(releases.app, name="release")

@@ -1,0 +1,1 @@
+"""DORA metrics (DESIGN §8): the five keys from the plane's own records, with versioned bands."""
