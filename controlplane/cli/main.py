@@ -21,6 +21,7 @@ from controlplane.cli import (
     identity,
     incidents,
     logs,
+    mcp,
     policy,
     releases,
     runs,
@@ -81,6 +82,7 @@ app.command("logs")(logs.logs)
 app.command("run")(runs.run)
 app.command("releases")(releases.releases)
 app.command("whoami")(whoami.whoami)
+app.command("mcp")(mcp.mcp)
 app.add_typer(deploy.deployments, name="deployments")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(releases.app, name="release")
