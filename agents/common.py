@@ -91,7 +91,9 @@ def emit(document: Any) -> None:
 def waiting_line(kind: str, state: Mapping[str, Any], approval: Mapping[str, Any] | None) -> str:
     """What a human must do for a change held for approval, in one line."""
     if kind == "run":
-        step = next((s for s in state["steps"] if s["status"] == "pending_approval"), {})
+        step: Mapping[str, Any] = next(
+            (s for s in state["steps"] if s["status"] == "pending_approval"), {}
+        )
         what = f"run {state['id']} paused at step {step.get('step_id')} ({step.get('mode')})"
         need, got = step.get("required_approvals", 0), step.get("approvals", 0)
         approval_id = step.get("approval_id")
