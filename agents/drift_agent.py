@@ -55,7 +55,8 @@ def severe(run_: dict[str, Any]) -> dict[str, list[str]]:
     outputs = (check or {}).get("outputs") or {}
     out: dict[str, list[str]] = {}
     for service in outputs.get("severe_services") or []:
-        report = next((r for r in outputs.get("services") or [] if r.get("service") == service), {})
+        reports = outputs.get("services") or []
+        report: dict[str, Any] = next((r for r in reports if r.get("service") == service), {})
         features = [f["name"] for f in report.get("features") or [] if f.get("level") == "severe"]
         out[str(service)] = features
     return out
@@ -78,8 +79,8 @@ def check_once(client: ControlPlaneClient, args: argparse.Namespace) -> int:
         if args.no_retrain:
             continue
         extra = dict(item.split("=", 1) for item in args.retrain_input)
-        retrain = {"service": service, "environment": args.environment,
-                   "reason": f"drift_agent: severe drift ({', '.join(features)[:150]})", **extra}  # fmt: skip
+        why = f"drift_agent: severe drift ({', '.join(features)[:150]})"
+        retrain = {"service": service, "environment": args.environment, "reason": why, **extra}
         started = client.start_run("retrain", retrain)
         say(f"asked for /retrain {service}: run {started['id']}")
         done = client.wait(started, kind="run", timeout_s=args.timeout, poll_s=0.5)
