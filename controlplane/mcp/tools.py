@@ -103,8 +103,11 @@ class PlaneTools:
     ) -> dict[str, Any]:
         """Ask the plane to deploy a release. AUTO rolls out (followed for wait_s seconds);
         CONSULT/STOP answers pending_approval with the request id, quorum and expiry: humans
-        approve, never this agent. Refused gates come back as an error with the reasons."""
+        approve, never this agent. Refused gates come back as an error with the reasons.
+        Without security_audit, a release the plane built carries its own signed audit."""
         with plane_errors():
+            if security_audit is None and environment.lower() not in ("dev", "local"):
+                security_audit = self._own_audit(service, release)
             dep: Any = self.client.deploy(
                 service,
                 environment,
@@ -117,6 +120,16 @@ class PlaneTools:
             if dep["status"] in ("approved", "executing") and wait_s > 0:
                 dep = self.client.wait(dep, timeout_s=wait_s, poll_s=0.2)
             return answers.deployment_answer(dep, self._approval(dep.get("approval_id")))
+
+    def _own_audit(self, service: str, release: str) -> dict[str, Any] | None:
+        """The plane's own signed audit of a release it built, if it has one."""
+        digest = release.partition("@sha256:")[2]
+        if not digest:
+            return None
+        try:
+            return dict(self.client.get_release(service, digest)["security_audit"])
+        except ControlPlaneError:
+            return None  # an image: the caller's CI-signed audit is needed, the plane says so
 
     def run_playbook(
         self,

@@ -127,3 +127,23 @@ def test_get_dora_is_a_clear_error_or_the_plane_answer(plane_url: str, people: P
             assert result.is_error and "DORA is not available" in result.content[0].text
         else:
             assert not result.is_error
+
+
+def test_a_release_the_plane_built_ships_with_its_own_audit(
+    plane_url: str, people: People, settings: Any, trained: Any
+) -> None:
+    from controlplane.release.registry import ReleaseRegistry
+
+    ref = ReleaseRegistry(settings.state_dir).build("bankchurn", trained).ref
+
+    async def body(mcp: Client) -> Any:
+        args = {"service": "bankchurn", "release": ref}
+        dev = await mcp.call_tool("request_deployment", {**args, "environment": "dev"})
+        staging = await mcp.call_tool("request_deployment", {**args, "environment": "staging"})
+        return dev.structured_content, staging.structured_content
+
+    with as_(plane_url, people["claude-code"]) as agent:
+        dev, staging = with_mcp(agent, body)
+    assert dev["status"] == "succeeded" and dev["mode"] == "AUTO"  # followed to the end
+    assert staging["status"] == "pending_approval" and staging["mode"] == "CONSULT"
+    assert staging["quorum"]["required"] == 1
