@@ -118,3 +118,7 @@ class DeliveryCalls(Transport):
     def readyz(self) -> dict[str, Any]:
         """Readiness checks (raises `Unavailable` when not ready)."""
         return cast(dict[str, Any], self._request("GET", "/readyz"))
+
+    def metrics(self) -> str:
+        """The plane's Prometheus metrics, in the text exposition format."""
+        return self._send("GET", "/metrics").text

@@ -199,13 +199,17 @@ class Transport:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request and decode the JSON answer, or raise the plane's error."""
+        return self._send(method, path, **kwargs).json()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; the answer, or the plane's error raised as its class."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         if response.status_code >= 400:
             raise self._explain(error_from_response(response))
-        return response.json()
+        return response
 
     def _unreachable(self, exc: httpx.TransportError) -> Unavailable:
         """Say plainly that the plane could not be reached, and how to start it."""

@@ -43,6 +43,10 @@ def pending_approval(
     """A request waiting for humans: who must approve, how many, until when, and why."""
     explanation = (approval or {}).get("explanation") or {}
     why = _why(decision or explanation.get("decision") or explanation)
+    if approval is not None:  # a step's explanation names no signals: the approval's snapshot
+        why["final_mode"] = why["final_mode"] or approval.get("mode")
+        if not why["signals"]:
+            why["signals"] = _why({"signals": approval.get("risk_snapshot")})["signals"]
     expires = (approval or {}).get("expires_at")
     people = "human" if required == 1 else "humans"
     return {

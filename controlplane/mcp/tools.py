@@ -155,9 +155,7 @@ class PlaneTools:
     def get_run(self, run_id: str) -> dict[str, Any]:
         """A playbook run's status and step timeline (pending_approval when a step waits)."""
         with plane_errors():
-            run = self.client.get_run(run_id)
-        step = answers.paused_step(run)
-        return answers.run_answer(run, self._approval(step.get("approval_id") if step else None))
+            return self._status("run", run_id)
 
     def status(
         self,
@@ -180,7 +178,10 @@ class PlaneTools:
             dep = self.client.get_deployment(request_id)
             return answers.deployment_answer(dep, self._approval(dep["approval_id"]))
         if kind == "run":
-            return self.get_run(request_id)
+            run = self.client.get_run(request_id)
+            step = answers.paused_step(run)
+            approval_id = step.get("approval_id") if step else None
+            return answers.run_answer(run, self._approval(approval_id))
         action = self.client.get_action(request_id)
         return answers.action_answer(action, self._approval(action["approval_id"]))
 

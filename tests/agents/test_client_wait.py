@@ -48,3 +48,9 @@ def test_wait_needs_a_kind_with_an_id_and_refuses_what_is_already_final(
         with pytest.raises(InvalidRequest) as final:
             olga.wait(raised)  # an override is done when answered: nothing to follow
     assert "already final" in final.value.message
+
+
+def test_metrics_are_the_prometheus_text(plane_url: str, people: People) -> None:
+    with as_(plane_url, people["olga"]) as olga:
+        text = olga.metrics()
+    assert "# HELP" in text and "# TYPE" in text

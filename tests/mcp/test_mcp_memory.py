@@ -147,3 +147,47 @@ def test_a_release_the_plane_built_ships_with_its_own_audit(
     assert dev["status"] == "succeeded" and dev["mode"] == "AUTO"  # followed to the end
     assert staging["status"] == "pending_approval" and staging["mode"] == "CONSULT"
     assert staging["quorum"]["required"] == 1
+
+
+def test_bad_arguments_come_back_as_tool_errors_naming_the_field(
+    plane_url: str, people: People
+) -> None:
+    async def body(mcp: Client) -> Any:
+        moon = await mcp.call_tool("decide", {"operation": "deploy", "environment": "moon"})
+        missing = await mcp.call_tool("decide", {"environment": "dev"})
+        unknown = await mcp.call_tool("get_request_status", {"request_id": "0" * 32})
+        return moon, missing, unknown
+
+    with as_(plane_url, people["claude-code"]) as agent:
+        moon, missing, unknown = with_mcp(agent, body)
+    assert moon.is_error and "environment" in moon.content[0].text  # the plane's 422
+    assert missing.is_error and "operation" in missing.content[0].text  # the tool's schema
+    assert unknown.is_error and "no deployment, run or governed action" in unknown.content[0].text
+
+
+def test_a_playbook_step_that_is_stop_answers_pending_approval(
+    plane_url: str, people: People
+) -> None:
+    from tests.delivery.conftest import DIGEST_A, DIGEST_B, deploy_body
+
+    with as_(plane_url, people["olga"]) as olga:
+        for digest in (DIGEST_A, DIGEST_B):
+            body = deploy_body("dev", digest)
+            dep = olga.deploy(body.pop("service"), body.pop("environment"), body.pop("release"))
+            assert olga.wait(dep, timeout_s=30)["status"] == "succeeded"
+
+    async def body(mcp: Client) -> Any:
+        inputs = {"service": "bankchurn", "environment": "dev", "reason": "bad release"}
+        plan = await mcp.call_tool("run_playbook", {"playbook": "rollback", "inputs": inputs,
+                                                    "dry_run": True})  # fmt: skip
+        started = await mcp.call_tool("run_playbook", {"playbook": "rollback", "inputs": inputs})
+        return plan.structured_content, started.structured_content
+
+    with as_(plane_url, people["claude-code"]) as agent:
+        plan, pending = with_mcp(agent, body)
+    assert plan["status"] == "planned"
+    assert {s["step_id"]: s["mode"] for s in plan["steps"]}["execute"] == "STOP"
+    assert pending["status"] == "pending_approval" and pending["kind"] == "run"
+    assert pending["step"]["id"] == "execute" and pending["mode"] == "STOP"
+    assert pending["quorum"]["required"] == 2 and pending["expires_at"]
+    assert pending["why"]["reasons"] and pending["why"]["final_mode"] == "STOP"
