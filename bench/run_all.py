@@ -24,12 +24,12 @@ SUITE = (
     ("decision_latency.py", [], [], "RESULTS-decision.md"),
     ("audit_appends.py", ["--records", "2000"], ["--records", "500"], "RESULTS-audit.md"),
     ("http_decisions.py", ["--seconds", "20"], ["--seconds", "6"], "RESULTS-http.md"),
+    ("mcp_roundtrip.py", [], ["--calls", "100", "--rounds", "1"], "RESULTS-mcp.md"),
     ("deploy_overhead.py", [], ["--requests", "100"], "RESULTS-deploy.md"),
     ("governed_actions.py", [], ["--requests", "100"], "RESULTS-governed.md"),
     ("services_load.py", ["--duration", "30"], ["--duration", "5"], "RESULTS-services.md"),
     ("stable_address.py", ["--duration", "20"], ["--duration", "8"], "RESULTS-stable.md"),
     ("playbook_runs.py", [], ["--rounds", "1", "--rollbacks", "1"], "RESULTS-playbooks.md"),
-    ("mcp_roundtrip.py", [], ["--calls", "100", "--rounds", "1"], "RESULTS-mcp.md"),
 )
 
 
