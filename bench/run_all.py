@@ -24,6 +24,7 @@ SUITE = (
     ("decision_latency.py", [], [], "RESULTS-decision.md"),
     ("audit_appends.py", ["--records", "2000"], ["--records", "500"], "RESULTS-audit.md"),
     ("http_decisions.py", ["--seconds", "20"], ["--seconds", "6"], "RESULTS-http.md"),
+    ("mcp_roundtrip.py", [], ["--calls", "100", "--rounds", "1"], "RESULTS-mcp.md"),
     ("deploy_overhead.py", [], ["--requests", "100"], "RESULTS-deploy.md"),
     ("governed_actions.py", [], ["--requests", "100"], "RESULTS-governed.md"),
     ("services_load.py", ["--duration", "30"], ["--duration", "5"], "RESULTS-services.md"),

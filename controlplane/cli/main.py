@@ -22,6 +22,7 @@ from controlplane.cli import (
     identity,
     incidents,
     logs,
+    mcp,
     policy,
     releases,
     runs,
@@ -83,6 +84,7 @@ app.command("run")(runs.run)
 app.command("releases")(releases.releases)
 app.command("whoami")(whoami.whoami)
 app.command("dora")(dora.dora)
+app.command("mcp")(mcp.mcp)
 app.add_typer(deploy.deployments, name="deployments")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(releases.app, name="release")
