@@ -1,0 +1,111 @@
+"""Audit log review: filters, text search, keyset pages, a record's hashes, the chain status,
+and the JSONL export of the filtered view (the audit domain's own query and export form)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from sqlalchemy import select
+from sqlmodel import Session
+
+from controlplane.audit import service as audit
+from controlplane.audit.chain import canonical_json
+from controlplane.audit.models import AuditHead, AuditPage, VerifyResult
+from controlplane.deps import ReadEngineDep, ReadSessionDep, SignerDep
+from controlplane.errors import NotFound
+from controlplane.ui import filters
+from controlplane.ui.auth import UiUser
+from controlplane.ui.render import page
+
+router = APIRouter(prefix="/audit")
+EXPORT_BATCH = 2000
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+
+
+def search(session: Session, chosen: filters.AuditFilter, **extra: Any) -> AuditPage:
+    """One page of the filtered log, newest first (the API's query, with two more filters)."""
+    return audit.list_records(
+        session=session, actor=chosen.actor, actor_kind=chosen.kind, operation=chosen.operation,
+        environment=chosen.environment, service=chosen.service, result=chosen.result,
+        since=chosen.since, until=chosen.until, text=chosen.q, **extra,
+    )  # fmt: skip
+
+
+@router.get("", response_class=HTMLResponse)
+def review(request: Request, _: UiUser, session: ReadSessionDep) -> HTMLResponse:
+    """The filtered log, one keyset page at a time; past the end is a 404 that says so."""
+    chosen = filters.audit_filter(request.query_params)
+    found = search(session, chosen, cursor=chosen.cursor, limit=chosen.limit + 1, descending=True)
+    rows = found.data[: chosen.limit]
+    if not rows and chosen.cursor is not None:
+        raise NotFound(
+            f"no records before seq {chosen.cursor} match these filters: this page is past the end",
+            {"field": "cursor", "cursor": chosen.cursor},
+        )
+    more = len(found.data) > chosen.limit
+    context = {
+        "rows": rows,
+        "f": chosen,
+        "next_query": chosen.query(cursor=rows[-1].seq) if more else None,
+        "export_query": chosen.query(with_cursor=False),
+        "kinds": filters.ACTOR_KINDS,
+        "environments": filters.ENVIRONMENTS,
+        "results": filters.AUDIT_RESULTS,
+    }
+    return page(request, "audit.html", context)
+
+
+def chain_status(request: Request, session: Session, signer: Any) -> VerifyResult:
+    """Verify the whole chain, once per head: a new record makes the next view walk it again."""
+    head = tuple(session.connection().execute(select(_HEAD.c.seq, _HEAD.c.hash)).one())
+    cached = getattr(request.app.state, "ui_chain", None)
+    if cached is not None and cached[0] == head:
+        result: VerifyResult = cached[1]
+        return result
+    result = audit.verify(session=session, signer=signer)
+    request.app.state.ui_chain = (head, result)
+    return result
+
+
+@router.get("/chain", response_class=HTMLResponse)
+def chain(request: Request, _: UiUser, session: ReadSessionDep, signer: SignerDep) -> HTMLResponse:
+    """'N records, chain verified, last signed checkpoint at ...' (or what is broken)."""
+    return page(request, "chain.html", {"v": chain_status(request, session, signer)})
+
+
+@router.get("/export")
+def export(request: Request, _: UiUser, engine: ReadEngineDep) -> StreamingResponse:
+    """The filtered view as JSONL, in seq order, in the export form `opsctl audit verify` reads."""
+    chosen = filters.audit_filter(request.query_params)
+
+    def lines() -> Iterator[bytes]:
+        cursor: int | None = None
+        with Session(engine) as session:
+            while True:
+                batch = search(session, chosen, cursor=cursor, limit=EXPORT_BATCH)
+                for line in batch.data:
+                    yield (canonical_json(line.model_dump()) + "\n").encode()
+                if batch.next_cursor is None:
+                    return
+                cursor = batch.next_cursor
+
+    headers = {
+        "Content-Disposition": 'attachment; filename="audit-export.jsonl"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return StreamingResponse(lines(), media_type="application/x-ndjson", headers=headers)
+
+
+@router.get("/{seq}", response_class=HTMLResponse)
+def record(
+    request: Request, seq: Annotated[int, Path(ge=1, le=2**62)], _: UiUser, session: ReadSessionDep
+) -> HTMLResponse:
+    """One record with its hash and prev_hash."""
+    found = audit.list_records(session=session, cursor=max(seq - 1, 0), limit=1).data
+    if not found or found[0].seq != seq:
+        raise NotFound(f"audit record {seq} not found", {"field": "seq"})
+    return page(request, "record.html", {"r": found[0]})
