@@ -319,7 +319,8 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.mount(f"{ui_render.PREFIX}/static", ui_render.CachedStatic(directory=ui_render.STATIC))
-    app.include_router(ui_routes.router)
+    for router in ui_routes.ROUTERS:
+        app.include_router(router)
     app.router.routes[:0] = policy_routes.HOT_ROUTES  # matched before the routers (see there)
     _install_ops_routes(app, ctx)
     openapi.install(app)

@@ -37,8 +37,11 @@ from controlplane.ui.render import PREFIX, page
 from controlplane.ui.views import approvals, audit, deployments, incidents, overview, runs
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-for view in (overview, approvals, deployments, runs, incidents, audit):
-    router.include_router(view.router)
+# Each page's router carries its full prefix, so a refusal names the route as it was called.
+ROUTERS = (
+    router,
+    *(v.router for v in (overview, approvals, deployments, runs, incidents, audit)),
+)
 
 # Who a refused login is recorded as: nobody was authenticated.
 ANONYMOUS = Principal("anonymous", "anonymous", "unknown", frozenset())

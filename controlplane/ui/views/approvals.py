@@ -26,7 +26,7 @@ from controlplane.playbook.rows import SUBJECT as STEP
 from controlplane.ui.auth import CheckedForm, UiUser, field
 from controlplane.ui.render import PREFIX, page
 
-router = APIRouter(prefix="/approvals")
+router = APIRouter(prefix=f"{PREFIX}/approvals", include_in_schema=False)
 RECENT = 20
 
 

@@ -18,9 +18,9 @@ from controlplane.deps import ReadEngineDep, ReadSessionDep, SignerDep
 from controlplane.errors import NotFound
 from controlplane.ui import filters
 from controlplane.ui.auth import UiUser
-from controlplane.ui.render import page
+from controlplane.ui.render import PREFIX, page
 
-router = APIRouter(prefix="/audit")
+router = APIRouter(prefix=f"{PREFIX}/audit", include_in_schema=False)
 EXPORT_BATCH = 2000
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 

@@ -18,9 +18,9 @@ from controlplane.deploy.models import Deployment
 from controlplane.deps import ClockDep, ReadSessionDep
 from controlplane.ui import filters
 from controlplane.ui.auth import UiUser
-from controlplane.ui.render import page
+from controlplane.ui.render import PREFIX, page
 
-router = APIRouter(prefix="/deployments")
+router = APIRouter(prefix=f"{PREFIX}/deployments", include_in_schema=False)
 LIMIT = 200
 CHART_DAYS = 30
 

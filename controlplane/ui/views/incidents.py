@@ -9,9 +9,9 @@ from controlplane.deps import ClockDep, ReadSessionDep
 from controlplane.incident import service as incidents
 from controlplane.ui import filters
 from controlplane.ui.auth import UiUser
-from controlplane.ui.render import page
+from controlplane.ui.render import PREFIX, page
 
-router = APIRouter(prefix="/incidents")
+router = APIRouter(prefix=f"{PREFIX}/incidents", include_in_schema=False)
 STATUSES = ("open", "resolved")
 
 

@@ -18,10 +18,10 @@ from controlplane.policy.service import Decider
 from controlplane.risk.service import SignalService
 from controlplane.ui.auth import UiUser
 from controlplane.ui.filters import ENVIRONMENTS
-from controlplane.ui.render import page
+from controlplane.ui.render import PREFIX, page
 from controlplane.workload.wiring import Workloads
 
-router = APIRouter()
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 WHAT_IF = ("deploy", "rollback")
 
 

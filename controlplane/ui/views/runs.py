@@ -9,9 +9,9 @@ from controlplane.deps import ClockDep, ReadSessionDep
 from controlplane.playbook import service as runs
 from controlplane.ui import filters
 from controlplane.ui.auth import UiUser
-from controlplane.ui.render import page
+from controlplane.ui.render import PREFIX, page
 
-router = APIRouter(prefix="/runs")
+router = APIRouter(prefix=f"{PREFIX}/runs", include_in_schema=False)
 RUN_STATUSES = ("queued", "running", "paused", "waiting", "succeeded", "failed", "cancelled")
 
 
