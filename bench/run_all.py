@@ -29,6 +29,7 @@ SUITE = (
     ("services_load.py", ["--duration", "30"], ["--duration", "5"], "RESULTS-services.md"),
     ("stable_address.py", ["--duration", "20"], ["--duration", "8"], "RESULTS-stable.md"),
     ("playbook_runs.py", [], ["--rounds", "1", "--rollbacks", "1"], "RESULTS-playbooks.md"),
+    ("ui_pages.py", [], ["--records", "20000", "--requests", "10"], "RESULTS-ui.md"),
 )
 
 

@@ -33,7 +33,9 @@ WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium package at /usr/bin/chromium"
+    ),
 ]
 
 
@@ -135,9 +137,10 @@ def test_a_reviewer_approves_in_the_browser_and_audits_what_happened(
     bob.page.click("button.approve")
     assert "CSRF" in bob.page.locator("main").inner_text()
     bob.shoot("error-csrf")
-    assert http.get(f"/v1/approvals/{staging['approval_id']}", headers=plane["admin"]).json()[
-        "votes"
-    ] == []
+    assert (
+        http.get(f"/v1/approvals/{staging['approval_id']}", headers=plane["admin"]).json()["votes"]
+        == []
+    )
 
     bob.go(f"/ui/approvals/{staging['approval_id']}")
     bob.page.fill("#comment", "ship it")
