@@ -119,4 +119,7 @@ def error_page(request: Request, error: ControlPlaneError) -> HTMLResponse:
         "errors": errors,
         "details": {k: v for k, v in details.items() if k != "errors"},
     }
-    return page(request, "error.html", context, status=error.status)
+    response = page(request, "error.html", context, status=error.status)
+    if error.status == 401 and request.headers.get("HX-Request"):
+        response.headers["HX-Redirect"] = f"{PREFIX}/login"  # a background refresh: log in again
+    return response

@@ -127,3 +127,70 @@ def test_bad_links_are_clear_4xx_pages(ui_for, path: str, status: int, says: str
     page = ui_for("vera").get(path)
     assert page.status_code == status and says in page.text
     assert page.headers["content-type"].startswith("text/html")
+
+
+def _run_done(client: TestClient, who: dict[str, str], run_id: str) -> dict:
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        run = client.get(f"/v1/runs/{run_id}", headers=who).json()
+        if run["status"] not in ("queued", "running"):
+            return dict(run)
+        assert time.monotonic() < deadline, run
+        time.sleep(0.05)
+
+
+def test_a_playbook_run_and_its_incident_show_their_timelines(
+    ui_for, client: TestClient, people
+) -> None:
+    r = client.post(
+        "/v1/commands",
+        json={"text": "/incident bankchurn environment=dev severity=P4 title=slow-scores"},
+        headers=people["alice"],
+    )
+    assert r.status_code == 202, r.text
+    run = _run_done(client, people["alice"], r.json()["id"])
+    vera = ui_for("vera")
+    listing = vera.get("/ui/runs")
+    assert "/incident" in listing.text and run["id"] in listing.text
+    page = vera.get(f"/ui/runs/{run['id']}")
+    for s in run["steps"]:
+        assert s["step_id"] in page.text
+    assert 'class="mode mode-auto"' in page.text  # each step shows the mode it was given
+    incidents = client.get("/v1/incidents", headers=people["alice"]).json()["data"]
+    assert [i["title"] for i in incidents] == ["slow-scores"]
+    detail = vera.get(f"/ui/incidents/{incidents[0]['id']}")
+    assert "slow-scores" in detail.text and "opened" in detail.text
+    assert "no deployment linked" in detail.text
+
+
+def test_an_incident_links_to_the_deployment_that_caused_it(
+    ui_for, client: TestClient, people, pending_staging
+) -> None:
+    dev = client.get("/v1/deployments?environment=dev", headers=people["alice"]).json()["data"][0]
+    body = {"severity": "P3", "title": "bad scores", "service": "bankchurn", "environment": "dev"}
+    incident = client.post("/v1/incidents", json=body, headers=people["alice"]).json()
+    link = {"deployment_id": dev["id"]}
+    r = client.patch(f"/v1/incidents/{incident['id']}", json=link, headers=people["alice"])
+    assert r.status_code == 200, r.text
+    page = ui_for("vera").get(f"/ui/incidents/{incident['id']}")
+    assert f'href="/ui/deployments/{dev["id"]}"' in page.text
+
+
+def test_an_incident_before_the_rollout_voids_the_approval_and_the_page_says_why(
+    ui_for, client: TestClient, people, pending_staging, admin_headers
+) -> None:
+    body = {"severity": "P1", "title": "staging on fire", "service": "bankchurn",
+            "environment": "staging"}  # fmt: skip
+    r = client.post("/v1/incidents", json=body, headers=people["alice"])
+    assert r.status_code in (200, 201), r.text
+    bob = ui_for("bob")
+    first = pending_staging["approval_id"]
+    assert bob.post(f"/ui/approvals/{first}/approve", {"comment": "ok"}).status_code == 303
+    done = settled(client, people["bob"], {"id": pending_staging["id"], "status": "approved"})
+    assert done["status"] == "pending_approval" and done["approval_id"] != first
+    page = bob.get(f"/ui/approvals/{first}")
+    assert "Voided:" in page.text and "incident_active" in page.text
+    queue = bob.get("/ui/approvals")
+    assert done["approval_id"] in queue.text and "STOP" in queue.text

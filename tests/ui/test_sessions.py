@@ -114,3 +114,10 @@ def test_a_post_without_a_session_is_401_and_with_a_wrong_csrf_is_403(
     assert refused[0]["outputs"]["status"] == 403
     still = client.get(f"/v1/approvals/{approval}", headers=admin_headers).json()
     assert still["status"] == "pending" and still["votes"] == []
+
+
+def test_an_htmx_refresh_after_the_session_ended_is_sent_to_the_login_page(app: FastAPI) -> None:
+    stale = TestClient(app)
+    stale.cookies.set("cp_session", "gone", path="/ui")
+    r = stale.get("/ui/approvals", headers={"HX-Request": "true"})
+    assert r.status_code == 401 and r.headers["HX-Redirect"] == "/ui/login"
