@@ -48,10 +48,11 @@ def list_records(
     descending: bool = False,
     actor_kind: str | None = None,
     text: str | None = None,
+    floor: int | None = None,
 ) -> AuditPage:
     """Filter the log; `cursor` is the last seq of the previous page; `text` is a
     case-insensitive substring of the operation, actor, inputs or outputs (a bound parameter,
-    its wildcards escaped)."""
+    its wildcards escaped); `floor` keeps to records after that seq (a bounded stretch)."""
     query = select(_RECORD)
     for column, value in (
         (_RECORD.c.actor, actor),
@@ -70,6 +71,8 @@ def list_records(
         query = query.where(_RECORD.c.ts < iso(until))
     if text:
         query = query.where(_text_match(text))
+    if floor is not None:
+        query = query.where(_RECORD.c.seq > floor)
     if cursor is not None:
         query = query.where(_RECORD.c.seq < cursor if descending else _RECORD.c.seq > cursor)
     order = _RECORD.c.seq.desc() if descending else _RECORD.c.seq.asc()

@@ -51,6 +51,8 @@ def test_keyset_pages_cover_the_log_once_and_past_the_end_is_a_404(
     assert seen == sorted(everything, reverse=True) and len(set(seen)) == len(seen)
     past = vera.get("/ui/audit", params={"cursor": "1", "limit": "3"})
     assert past.status_code == 404 and "past the end" in past.text
+    past_search = vera.get("/ui/audit", params={"q": "deploy", "cursor": "1"})
+    assert past_search.status_code == 404 and "past the end" in past_search.text
 
 
 def test_a_record_shows_its_hash_and_prev_hash(ui_for, client: TestClient, admin_headers) -> None:
@@ -122,3 +124,26 @@ def test_a_bad_record_number_is_a_clear_4xx(ui_for) -> None:
     assert vera.get("/ui/audit/99999999999999999999999").status_code == 422
     missing = vera.get("/ui/audit/999999")
     assert missing.status_code == 404 and "audit record 999999 not found" in missing.text
+
+
+def test_a_text_search_reads_a_bounded_stretch_and_offers_the_next(
+    ui_for, pending_staging, client: TestClient, admin_headers, monkeypatch
+) -> None:
+    from controlplane.ui.views import audit as view
+
+    monkeypatch.setattr(view, "TEXT_WINDOW", 3)
+    oldest = audit_records(client, admin_headers, operation="deploy")[0]  # the dev request
+    vera = ui_for("vera")
+    url, pages = "/ui/audit?q=deploy", 0
+    found: list[int] = []
+    while url:
+        page = vera.get(url)
+        assert page.status_code == 200, page.text
+        assert "text search: read records" in page.text
+        found += _seqs(page.text) if "<tbody>" in page.text else []
+        nxt = re.search(r'rel="next" href="([^"]+)"', page.text)
+        url = nxt.group(1).replace("&amp;", "&") if nxt else ""
+        pages += 1
+    total = len(audit_records(client, admin_headers))
+    assert pages >= total // 3  # no page read more than its stretch
+    assert oldest["seq"] in found  # yet following the links reaches the oldest match

@@ -6,14 +6,15 @@ the page only hides buttons its viewer could not use.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from controlplane.approval import service as approvals
-from controlplane.approval.models import ApprovalPublic, VoteIn
+from controlplane.approval.models import ApprovalPublic, ApprovalRequest, VoteIn
 from controlplane.deploy.models import Deployment
 from controlplane.deploy.service import SUBJECT as DEPLOYMENT
 from controlplane.deps import ClockDep, DoorDep, ReadSessionDep, SessionDep
@@ -61,16 +62,23 @@ def subject_of(session: Session, approval: ApprovalPublic) -> dict[str, Any]:
     return {"link": None, "decision": {}, "inputs": {}, "release": None}
 
 
+def recently_closed(session: Session, now: datetime) -> list[ApprovalPublic]:
+    """The latest requests that stopped waiting (approved, rejected, expired, voided)."""
+    rows = session.exec(
+        select(ApprovalRequest)
+        .where(ApprovalRequest.status != "pending")
+        .order_by(col(ApprovalRequest.closed_at).desc())
+        .limit(RECENT)
+    ).all()
+    votes = approvals.votes_of(session=session, ids=[r.id for r in rows])
+    return [approvals.to_public(r, votes[r.id], now) for r in rows]
+
+
 @router.get("", response_class=HTMLResponse)
 def queue(request: Request, user: UiUser, session: ReadSessionDep, clock: ClockDep) -> HTMLResponse:
     """Pending requests, oldest first, then the latest closed ones (voided ones say why)."""
-    every = approvals.list_requests(session=session, clock=clock, status=None)
-    pending = [a for a in every if a.status == "pending"]
-    closed = sorted(
-        (a for a in every if a.status != "pending"),
-        key=lambda a: a.closed_at or a.created_at,
-        reverse=True,
-    )[:RECENT]
+    pending = approvals.list_requests(session=session, clock=clock, status="pending")
+    closed = recently_closed(session, clock.now())
     items = [
         {"a": a, "subject": subject_of(session, a), "may_vote": may_vote(user.principal, a)}
         for a in pending

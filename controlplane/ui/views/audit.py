@@ -22,6 +22,9 @@ from controlplane.ui.render import PREFIX, page
 
 router = APIRouter(prefix=f"{PREFIX}/audit", include_in_schema=False)
 EXPORT_BATCH = 2000
+# A text search reads at most this many records per page (newest first), then offers the next
+# stretch: a LIKE over JSON cannot use an index, and a page must not grow with the log.
+TEXT_WINDOW = 20_000
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 
 
@@ -38,24 +41,38 @@ def search(session: Session, chosen: filters.AuditFilter, **extra: Any) -> Audit
 def review(request: Request, _: UiUser, session: ReadSessionDep) -> HTMLResponse:
     """The filtered log, one keyset page at a time; past the end is a 404 that says so."""
     chosen = filters.audit_filter(request.query_params)
-    found = search(session, chosen, cursor=chosen.cursor, limit=chosen.limit + 1, descending=True)
+    top = chosen.cursor if chosen.cursor is not None else head_seq(session) + 1
+    floor = max(top - 1 - TEXT_WINDOW, 0) if chosen.q else None
+    found = search(session, chosen, cursor=top, floor=floor, limit=chosen.limit + 1,
+                   descending=True)  # fmt: skip
     rows = found.data[: chosen.limit]
-    if not rows and chosen.cursor is not None:
+    # Past the end: nothing before the cursor (a text search's last stretch may be empty).
+    past = chosen.cursor is not None and (chosen.cursor <= 1 if chosen.q else not rows)
+    if past:
         raise NotFound(
             f"no records before seq {chosen.cursor} match these filters: this page is past the end",
             {"field": "cursor", "cursor": chosen.cursor},
         )
-    more = len(found.data) > chosen.limit
+    if len(found.data) > chosen.limit:
+        next_cursor: int | None = rows[-1].seq
+    else:
+        next_cursor = floor + 1 if floor else None  # this stretch is done; older ones remain
     context = {
         "rows": rows,
         "f": chosen,
-        "next_query": chosen.query(cursor=rows[-1].seq) if more else None,
+        "stretch": (floor + 1, top - 1) if floor is not None else None,
+        "next_query": chosen.query(cursor=next_cursor) if next_cursor else None,
         "export_query": chosen.query(with_cursor=False),
         "kinds": filters.ACTOR_KINDS,
         "environments": filters.ENVIRONMENTS,
         "results": filters.AUDIT_RESULTS,
     }
     return page(request, "audit.html", context)
+
+
+def head_seq(session: Session) -> int:
+    """The newest record's seq (0 for an empty log)."""
+    return int(session.connection().execute(select(_HEAD.c.seq)).scalar_one())
 
 
 def chain_status(request: Request, session: Session, signer: Any) -> VerifyResult:
