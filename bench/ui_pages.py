@@ -236,13 +236,19 @@ def _write(
         f"the signed checkpoints; the first view after new records): median "
         f"{statistics.median(cold):.0f} ms, against `GET /v1/audit/verify` (the same walk) "
         f"{statistics.median(verify):.0f} ms. The audit page never waits for it: htmx loads it "
-        "after the page, and it is cached until the chain's head moves.",
+        "after the page, and it is cached until the chain's head moves; on a busy plane the head "
+        "moves all the time, so most views walk the chain again. This is the one dashboard view "
+        "over 300 ms; a walk that resumes from the last verified head (with a periodic full "
+        "walk) is the fix, not built here.",
         "",
         f"Filling the log took {fill_s:.1f} s. Baselines: the API endpoint serving the same query; "
         "`/bench/audit-json` (a bench-only route calling the audit review's own query) for the "
-        "kind filter and text search, which `/v1/audit` does not offer. Overview's baseline is "
+        "kind filter and text search, which `/v1/audit` does not offer. Its text search reads the "
+        "whole log (what a page would cost without the bounded stretch the page reads: "
+        f"{audit_view.TEXT_WINDOW:,} records, then a link to the next). Overview's baseline is "
         "`/v1/services` only; the page also reads the signals of three environments and asks the "
-        "policy six what-if decisions.",
+        "policy six what-if decisions. The machine is shared (load 7-10 during this run): "
+        "compare within the run.",
     ]
     OUT.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
