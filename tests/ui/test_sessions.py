@@ -121,3 +121,15 @@ def test_an_htmx_refresh_after_the_session_ended_is_sent_to_the_login_page(app: 
     stale.cookies.set("cp_session", "gone", path="/ui")
     r = stale.get("/ui/approvals", headers={"HX-Request": "true"})
     assert r.status_code == 401 and r.headers["HX-Redirect"] == "/ui/login"
+
+
+def test_over_https_the_session_cookie_is_secure(app: FastAPI, people) -> None:
+    fresh = TestClient(app, base_url="https://testserver")
+    csrf = login_form_csrf(fresh)
+    r = fresh.post(
+        "/ui/login",
+        data={"token": token_of(people["alice"]), "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("cp_session="))
+    assert "secure" in [part.strip().lower() for part in cookie.split(";")]
