@@ -195,10 +195,16 @@ def main() -> None:
         _fill(app, args.records)
         fill_s = time.perf_counter() - start
         _log_in(client, app.state.ctx.admin_token)
-        cold = []
-        for _ in range(3):  # the chain walk, with nothing cached (the first view after a write)
+        cold, waits = [], []
+        for _ in range(3):  # a new walk of the whole chain: each view answers while it runs
             app.state.ui_chain = None
-            cold += _time(client, "/ui/audit/chain", 1)
+            start = time.perf_counter()
+            while True:
+                waits += _time(client, "/ui/audit/chain", 1)
+                if "Verifying" not in client.get("/ui/audit/chain").text:
+                    break
+                time.sleep(0.1)
+            cold.append((time.perf_counter() - start) * 1000)
         verify = _time(client, "/v1/audit/verify", 3, admin)
         for name, ui, api in pages(ids, args.records):
             _time(client, ui, 3)  # warm
@@ -207,11 +213,16 @@ def main() -> None:
             json_ms = _time(client, api, args.requests, admin)
             rows.append((name, page_ms, json_ms))
     app.state.ctx.close()
-    _write(rows, cold, verify, args, fill_s)
+    _write(rows, cold, waits, verify, args, fill_s)
 
 
 def _write(
-    rows: list[Any], cold: list[float], verify: list[float], args: Any, fill_s: float
+    rows: list[Any],
+    cold: list[float],
+    waits: list[float],
+    verify: list[float],
+    args: Any,
+    fill_s: float,
 ) -> None:
     worst = max(_p(page, 0.99) for _, page, _ in rows)
     lines = [
@@ -232,14 +243,13 @@ def _write(
         f"Worst page p99: {worst:.0f} ms (goal: no page over 300 ms): "
         + ("met." if worst <= 300 else "NOT met."),
         "",
-        f"Chain status with nothing cached (walks and verifies all {args.records:,} records and "
-        f"the signed checkpoints; the first view after new records): median "
-        f"{statistics.median(cold):.0f} ms, against `GET /v1/audit/verify` (the same walk) "
-        f"{statistics.median(verify):.0f} ms. The audit page never waits for it: htmx loads it "
-        "after the page, and it is cached until the chain's head moves; on a busy plane the head "
-        "moves all the time, so most views walk the chain again. This is the one dashboard view "
-        "over 300 ms; a walk that resumes from the last verified head (with a periodic full "
-        "walk) is the fix, not built here.",
+        f"Chain status: a walk of all {args.records:,} records and the signed checkpoints runs "
+        f"in a background thread; it took a median {statistics.median(cold):.0f} ms here, "
+        f"against `GET /v1/audit/verify` (the same walk, answered when done) "
+        f"{statistics.median(verify):.0f} ms. While it runs, `/ui/audit/chain` answers at once "
+        f"with the last walk and a refresh (p99 {_p(waits, 0.99):.0f} ms over {len(waits)} "
+        "views); a walk is reused until the chain's head moves, and each new walk is a full one "
+        "(nothing is taken on trust from the last).",
         "",
         f"Filling the log took {fill_s:.1f} s. Baselines: the API endpoint serving the same query; "
         "`/bench/audit-json` (a bench-only route calling the audit review's own query) for the "

@@ -65,11 +65,48 @@ def test_a_record_shows_its_hash_and_prev_hash(ui_for, client: TestClient, admin
 def test_the_chain_status_says_how_many_records_and_that_it_verified(
     ui_for, client: TestClient, admin_headers
 ) -> None:
-    page = ui_for("vera").get("/ui/audit/chain")
+    import time
+
+    vera = ui_for("vera")
     count = len(audit_records(client, admin_headers))
-    status = re.search(r'id="chain"[^>]*>([^<]+)<', page.text)
-    assert status is not None
+    first = vera.get("/ui/audit/chain")  # answers at once; the walk runs behind it
+    assert first.status_code == 200
+    deadline = time.monotonic() + 30
+    while True:
+        page = vera.get("/ui/audit/chain")
+        status = re.search(r'id="chain"[^>]*>([^<]+)<', page.text)
+        assert status is not None
+        if "Verifying" not in status.group(1):
+            break
+        assert 'http-equiv="refresh"' in page.text  # without JavaScript the page reloads itself
+        assert time.monotonic() < deadline, status.group(1)
+        time.sleep(0.05)
     assert status.group(1).startswith(f"{count} records, chain verified")
+
+
+def test_a_new_record_makes_the_next_view_walk_the_chain_again(
+    ui_for, client: TestClient, admin_headers, people
+) -> None:
+    import time
+
+    vera = ui_for("vera")
+
+    def settled_status() -> str:
+        deadline = time.monotonic() + 30
+        while True:
+            text = vera.get("/ui/audit/chain").text
+            if "Verifying" not in text:
+                found = re.search(r'id="chain"[^>]*>([^<]+)<', text)
+                assert found is not None
+                return found.group(1)
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+    before = settled_status()
+    client.post("/v1/incidents", json={"severity": "P4", "title": "x"}, headers=people["alice"])
+    after = settled_status()
+    count = len(audit_records(client, admin_headers))
+    assert before != after and after.startswith(f"{count} records, chain verified")
 
 
 def test_the_export_is_the_filtered_view_in_the_apis_export_form(
