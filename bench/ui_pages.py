@@ -257,7 +257,7 @@ def _write(
         "whole log (what a page would cost without the bounded stretch the page reads: "
         f"{audit_view.TEXT_WINDOW:,} records, then a link to the next). Overview's baseline is "
         "`/v1/services` only; the page also reads the signals of three environments and asks the "
-        "policy six what-if decisions. The machine is shared (load 7-10 during this run): "
+        "policy six what-if decisions. The machine is shared and noisy: "
         "compare within the run.",
     ]
     OUT.write_text("\n".join(lines) + "\n")
