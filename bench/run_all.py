@@ -32,6 +32,7 @@ SUITE = (
     ("playbook_runs.py", [], ["--rounds", "1", "--rollbacks", "1"], "RESULTS-playbooks.md"),
     ("alert_to_decision.py", [], ["--alerts", "3"], "RESULTS-alerts.md"),
     ("dora_scale.py", [], ["--sizes", "10000", "100000"], "RESULTS-dora.md"),
+    ("ui_pages.py", [], ["--records", "20000", "--requests", "10"], "RESULTS-ui.md"),
 )
 
 

@@ -56,6 +56,8 @@ from controlplane.policy import routes as policy_routes
 from controlplane.refusals import RefusalLog
 from controlplane.release import routes as release_routes
 from controlplane.risk import routes as risk_routes
+from controlplane.ui import render as ui_render
+from controlplane.ui import routes as ui_routes
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +212,11 @@ def _http_error(status: int, message: str) -> ControlPlaneError:
 
 
 def _install_error_handlers(app: FastAPI, refusals: RefusalLog) -> None:
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
+    async def handle(request: Request, exc: Exception) -> Response:
         error = _as_error(exc)
         await refusals.refused(request, error)
+        if request.url.path.startswith(ui_render.PREFIX + "/") or request.url.path == "/ui":
+            return ui_render.error_page(request, error)  # the dashboard's refusals are pages
         return _error_response(error, _allow(request) if error.status == 405 else None)
 
     for cls in (ControlPlaneError, RequestValidationError, StarletteHTTPException, SQLAlchemyError):
@@ -331,6 +335,9 @@ def create_app(
             engine=ctx.read_engine, clock=ctx.clock, parts=lambda: dora_wiring.parts(settings)
         )
     )
+    app.mount(f"{ui_render.PREFIX}/static", ui_render.CachedStatic(directory=ui_render.STATIC))
+    for router in ui_routes.ROUTERS:
+        app.include_router(router)
     app.router.routes[:0] = policy_routes.HOT_ROUTES  # matched before the routers (see there)
     _install_ops_routes(app, ctx)
     openapi.install(app)

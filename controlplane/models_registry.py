@@ -8,6 +8,7 @@ from controlplane.identity import models as identity_models
 from controlplane.incident import models as incident_models
 from controlplane.playbook import models as playbook_models
 from controlplane.risk import models as risk_models
+from controlplane.ui import models as ui_models
 
 __all__ = [
     "approval_models",
@@ -18,4 +19,5 @@ __all__ = [
     "incident_models",
     "playbook_models",
     "risk_models",
+    "ui_models",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, or_, select
 from sqlmodel import Session
 
 from controlplane.audit import chain
@@ -46,11 +46,17 @@ def list_records(
     cursor: int | None = None,
     limit: int = 100,
     descending: bool = False,
+    actor_kind: str | None = None,
+    text: str | None = None,
+    floor: int | None = None,
 ) -> AuditPage:
-    """Filter the log; `cursor` is the last seq of the previous page."""
+    """Filter the log; `cursor` is the last seq of the previous page; `text` is a
+    case-insensitive substring of the operation, actor, inputs or outputs (a bound parameter,
+    its wildcards escaped); `floor` keeps to records after that seq (a bounded stretch)."""
     query = select(_RECORD)
     for column, value in (
         (_RECORD.c.actor, actor),
+        (_RECORD.c.actor_kind, actor_kind),
         (_RECORD.c.operation, operation),
         (_RECORD.c.environment, environment),
         (_RECORD.c.service, service),
@@ -63,6 +69,10 @@ def list_records(
         query = query.where(_RECORD.c.ts >= iso(since))
     if until is not None:
         query = query.where(_RECORD.c.ts < iso(until))
+    if text:
+        query = query.where(_text_match(text))
+    if floor is not None:
+        query = query.where(_RECORD.c.seq > floor)
     if cursor is not None:
         query = query.where(_RECORD.c.seq < cursor if descending else _RECORD.c.seq > cursor)
     order = _RECORD.c.seq.desc() if descending else _RECORD.c.seq.asc()
@@ -70,6 +80,18 @@ def list_records(
     data = [to_line(r) for r in rows]
     next_cursor = data[-1].seq if len(data) == limit else None
     return AuditPage(data=data, count=len(data), next_cursor=next_cursor)
+
+
+def _text_match(text: str) -> Any:
+    """Where a record mentions `text` (LIKE with %, _ and the escape character escaped)."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    columns = (
+        _RECORD.c.operation,
+        _RECORD.c.actor,
+        cast(_RECORD.c.inputs, String),
+        cast(_RECORD.c.outputs, String),
+    )
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 def iter_lines(*, session: Session, batch: int = 2000) -> Iterator[AuditLine]:

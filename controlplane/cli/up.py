@@ -376,12 +376,12 @@ def _base_url(settings: Settings) -> str:
 def banner_info(app: FastAPI, settings: Settings, why_not: str | None = None) -> dict[str, Any]:
     """What the banner says, as data (also the `--json` output)."""
     base = _base_url(settings)
-    has_dashboard = any(getattr(r, "path", None) == "/" for r in app.routes)
+    has_dashboard = any(getattr(r, "path", None) == "/ui/static" for r in app.routes)
     prog = _prog()
     return {
         "url": base,
         "docs": f"{base}/docs",
-        "dashboard": f"{base}/" if has_dashboard else None,
+        "dashboard": f"{base}/ui/" if has_dashboard else None,
         "admin_token_file": str(settings.admin_token_path.resolve()),
         "admin_token": app.state.ctx.admin_token,
         "prometheus": settings.prometheus_url,
@@ -404,7 +404,7 @@ def render_banner(info: dict[str, Any]) -> str:
     """The banner as people read it."""
     lines = ["", f"control plane ready on {info['url']}", f"  API docs     {info['docs']}"]
     if info["dashboard"]:
-        lines.append(f"  dashboard    {info['dashboard']}")
+        lines.append(f"  dashboard    {info['dashboard']} (log in with a token, e.g. the admin's)")
     lines.append(f"  admin token  {info['admin_token_file']} (mode 0600; the CLI reads it)")
     if info["admin_token"]:
         lines.append(f"  first start: admin token {info['admin_token']} (shown only this once)")

@@ -155,7 +155,7 @@ def test_banner_mentions_a_dashboard_only_when_one_is_served(
     app: object, settings: Settings
 ) -> None:
     info = up.banner_info(app, settings)  # type: ignore[arg-type]
-    assert info["dashboard"] is None  # no dashboard is served yet
+    assert info["dashboard"] == f"http://{settings.host}:{settings.port}/ui/"
     text = up.render_banner(info | {"dashboard": None})
     assert "dashboard" not in text
     assert "dashboard    http://x/" in up.render_banner(info | {"dashboard": "http://x/"})
