@@ -35,7 +35,6 @@ from controlplane.context import AppContext, build_context
 from controlplane.deploy import routes as deploy_routes
 from controlplane.dora import gauges as dora_gauges
 from controlplane.dora import routes as dora_routes
-from controlplane.dora import wiring as dora_wiring
 from controlplane.errors import (
     ControlPlaneError,
     InvalidRequest,
@@ -331,9 +330,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     ctx.metrics.watch(  # the dora_* gauges, computed when /metrics is scraped
-        dora_gauges.DoraCollector(
-            engine=ctx.read_engine, clock=ctx.clock, parts=lambda: dora_wiring.parts(settings)
-        )
+        dora_gauges.DoraCollector(engine=ctx.read_engine, clock=ctx.clock, parts=lambda: ctx.dora)
     )
     app.mount(f"{ui_render.PREFIX}/static", ui_render.CachedStatic(directory=ui_render.STATIC))
     for router in ui_routes.ROUTERS:

@@ -25,6 +25,7 @@ from controlplane.deploy.executor import Executor
 from controlplane.deploy.service import RUNNABLE, SUBJECT
 from controlplane.deploy.subject import DeploymentSubject
 from controlplane.deploy.worker import DeploymentWorker
+from controlplane.dora.wiring import DoraParts, dora_parts
 from controlplane.governance.kinds import Registry
 from controlplane.governance.service import Door
 from controlplane.identity import kinds as identity_kinds
@@ -65,6 +66,7 @@ class AppContext:
     executor: Executor
     worker: DeploymentWorker
     playbooks: PlaybookParts
+    dora: DoraParts
     listener: ChangeListener | None = None
     source_control: SourceControl | None = None
     admin_token: str | None = None
@@ -142,6 +144,7 @@ def build_context(
     db.on_change(engine, RUNNABLE, worker.kick)
     db.on_change(engine, RUNS_RUNNABLE, playbooks.worker.kick)
     listener = _listener(settings, engine, tokens, signals, worker, playbooks)
+    source_control = _source_control(settings, clock)
     return AppContext(
         settings=settings,
         engine=engine,
@@ -160,7 +163,8 @@ def build_context(
         worker=worker,
         playbooks=playbooks,
         listener=listener,
-        source_control=_source_control(settings, clock),
+        source_control=source_control,
+        dora=dora_parts(settings, source_control),
         admin_token=admin_token,
     )
 

@@ -19,6 +19,7 @@ from controlplane.audit.signing import Signer
 from controlplane.clock import Clock
 from controlplane.config import Settings
 from controlplane.context import AppContext
+from controlplane.dora.wiring import DoraParts
 from controlplane.governance.service import Door
 from controlplane.identity import service as identity
 from controlplane.identity.models import Principal
@@ -65,6 +66,7 @@ SettingsDep = Annotated[Settings, Depends(_part("settings"))]
 SignerDep = Annotated[Signer, Depends(_part("signer"))]
 WorkloadsDep = Annotated[Workloads, Depends(_part("workloads"))]
 ReadEngineDep = Annotated[Engine, Depends(_part("read_engine"))]
+DoraDep = Annotated[DoraParts, Depends(_part("dora"))]
 
 
 def _bearer(request: Request) -> str | None:

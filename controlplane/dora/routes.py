@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from controlplane.deps import ClockDep, ReadSessionDep, SettingsDep, Viewer
-from controlplane.dora import bands, wiring
+from controlplane.deps import ClockDep, DoraDep, ReadSessionDep, Viewer
+from controlplane.dora import bands
 from controlplane.dora import service as dora
 from controlplane.dora.models import WINDOWS, DoraReport
 from controlplane.errors import InvalidSpec
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/dora", tags=["dora"])
 def get_dora(
     session: ReadSessionDep,
     clock: ClockDep,
-    settings: SettingsDep,
+    parts: DoraDep,
     _: Viewer,
     window: int = Query(30, description="days: 7, 30 or 90"),
     service: str | None = Query(None, description=f"one of {', '.join(KNOWN_SERVICES)}"),
@@ -36,7 +36,6 @@ def get_dora(
             {"field": "service", "known": list(KNOWN_SERVICES)},
         )
     table = bands.load(bands_version)
-    parts = wiring.parts(settings)
     return dora.report(
         session=session, clock=clock, window_days=window, service=service, table=table,
         commits=parts.commits, training=parts.training,

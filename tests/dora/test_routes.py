@@ -12,7 +12,7 @@ from sqlalchemy import create_engine
 
 from controlplane.clock import ManualClock
 from controlplane.dora.gauges import DoraCollector
-from controlplane.dora.wiring import parts
+from controlplane.dora.wiring import dora_parts
 from tests.conftest import TokenFactory
 
 from .conftest import Add, deployment, incident
@@ -90,7 +90,9 @@ def test_gauges_on_metrics_are_cached_between_scrapes(
 def test_the_collector_recomputes_after_its_ttl(
     engine: object, settings: object, clock: ManualClock, add: Add
 ) -> None:
-    collector = DoraCollector(engine=engine, clock=clock, parts=lambda: parts(settings), ttl_s=0)  # type: ignore[arg-type]
+    collector = DoraCollector(
+        engine=engine, clock=clock, parts=lambda: dora_parts(settings, None), ttl_s=0
+    )  # type: ignore[arg-type]
     add(deployment(clock.now() - timedelta(days=1)))
     assert collector.reports()[1].overall.deployment_frequency.numerator == 1
     add(deployment(clock.now() - timedelta(days=2)))
@@ -102,7 +104,8 @@ def test_an_unreadable_database_is_dora_up_zero_not_a_failed_scrape(
     tmp_path: object, settings: object, clock: ManualClock
 ) -> None:
     empty = create_engine(f"sqlite:///{tmp_path}/empty.db")  # no tables at all
-    collector = DoraCollector(engine=empty, clock=clock, parts=lambda: parts(settings))  # type: ignore[arg-type]
+    made = dora_parts(settings, None)  # type: ignore[arg-type]
+    collector = DoraCollector(engine=empty, clock=clock, parts=lambda: made)  # type: ignore[arg-type]
     families = list(collector.collect())
     assert [f.name for f in families] == ["dora_up"]
     assert families[0].samples[0].value == 0
