@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query
 
 from controlplane.deps import ClockDep, DoraDep, ReadSessionDep, Viewer
@@ -12,6 +14,10 @@ from controlplane.errors import InvalidSpec
 from controlplane.handoff.invariants import KNOWN_SERVICES
 
 router = APIRouter(prefix="/v1/dora", tags=["dora"])
+# what the schema offers is what is accepted (other values: a 422 naming the field)
+_WINDOWS: dict[str, Any] = {"enum": list(WINDOWS)}
+_SERVICES: dict[str, Any] = {"enum": list(KNOWN_SERVICES)}
+_BANDS: dict[str, Any] = {"enum": bands.versions()}
 
 
 @router.get("", response_model=DoraReport)
@@ -20,9 +26,13 @@ def get_dora(
     clock: ClockDep,
     parts: DoraDep,
     _: Viewer,
-    window: int = Query(30, description="days: 7, 30 or 90"),
-    service: str | None = Query(None, description=f"one of {', '.join(KNOWN_SERVICES)}"),
-    bands_version: str = Query(bands.DEFAULT, alias="bands", description="band table: 2023, 2024"),
+    window: int = Query(30, description="days: 7, 30 or 90", json_schema_extra=_WINDOWS),
+    service: str | None = Query(
+        None, description=f"one of {', '.join(KNOWN_SERVICES)}", json_schema_extra=_SERVICES
+    ),
+    bands_version: str = Query(
+        bands.DEFAULT, alias="bands", description="band table", json_schema_extra=_BANDS
+    ),
 ) -> DoraReport:
     """DORA keys of production: raw value, numerator, denominator, band, what was left out."""
     if window not in WINDOWS:
