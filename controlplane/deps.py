@@ -66,6 +66,7 @@ SettingsDep = Annotated[Settings, Depends(_part("settings"))]
 SignerDep = Annotated[Signer, Depends(_part("signer"))]
 WorkloadsDep = Annotated[Workloads, Depends(_part("workloads"))]
 ReadEngineDep = Annotated[Engine, Depends(_part("read_engine"))]
+EngineDep = Annotated[Engine, Depends(_part("engine"))]
 DoraDep = Annotated[DoraParts, Depends(_part("dora"))]
 
 

@@ -2,6 +2,7 @@
 
 from controlplane.approval import models as approval_models
 from controlplane.audit import models as audit_models
+from controlplane.chat import models as chat_models
 from controlplane.deploy import models as deploy_models
 from controlplane.governance import models as governance_models
 from controlplane.identity import models as identity_models
@@ -13,6 +14,7 @@ from controlplane.ui import models as ui_models
 __all__ = [
     "approval_models",
     "audit_models",
+    "chat_models",
     "deploy_models",
     "governance_models",
     "identity_models",

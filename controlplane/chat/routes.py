@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from controlplane.chat import slack
-from controlplane.deps import PlaybooksDep, SessionDep, SettingsDep
+from controlplane.deps import EngineDep, PlaybooksDep, SessionDep, SettingsDep
 from controlplane.errors import ControlPlaneError, Forbidden, Unauthenticated
 from controlplane.identity import service as identities
 from controlplane.identity.models import Principal
@@ -22,7 +22,6 @@ from controlplane.playbook.wiring import PlaybookParts
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/chat", tags=["chat"])
-GUARD = slack.ReplayGuard()
 
 
 def _say(text: str, *, ephemeral: bool = True) -> JSONResponse:
@@ -31,7 +30,11 @@ def _say(text: str, *, ephemeral: bool = True) -> JSONResponse:
 
 @router.post("/slack", responses={401: {"description": "unsigned, or Slack not configured"}})
 async def slack_command(
-    request: Request, session: SessionDep, settings: SettingsDep, parts: PlaybooksDep
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    parts: PlaybooksDep,
+    engine: EngineDep,
 ) -> Any:
     """Slack's slash command (form payload, signed); answers at once, progress follows."""
     secret = settings.slack_signing_secret
@@ -41,7 +44,7 @@ async def slack_command(
     at = slack.now()
     try:
         ts, sig = slack.verify(secret.get_secret_value(), request.headers, body, now=at)
-        GUARD.check_and_remember(ts, sig, at)
+        await run_in_threadpool(slack.ReplayGuard(engine).check_and_remember, ts, sig, at)
         form = slack.parse_form(body)
     except (slack.SlackSignatureError, ValueError) as exc:
         raise Unauthenticated(f"refused Slack request: {exc}") from None

@@ -2,20 +2,26 @@
 
 `X-Slack-Signature` = `v0=` + HMAC-SHA256 of `v0:{timestamp}:{raw body}` with the app's signing
 secret, compared in constant time (slack_sdk's SignatureVerifier), within 5 minutes; a request
-seen once is refused the second time.
+taken once is refused the second time, by any replica (chat_request_seen).
 """
 
 from __future__ import annotations
 
-import threading
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import parse_qs, urlparse
 
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.webhook import WebhookClient
+from sqlalchemy import Engine, delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from controlplane.chat.models import SeenChatRequest
 
 WINDOW_S = 300
 
@@ -57,26 +63,28 @@ class _Fixed(Clock):
 
 
 class ReplayGuard:
-    """Remembers signatures seen within the window; bounded, thread-safe."""
+    """Remembers requests taken within the window, in the database every replica shares."""
 
-    def __init__(self, limit: int = 10_000) -> None:
-        self._seen: dict[str, float] = {}
-        self._limit = limit
-        self._lock = threading.Lock()
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def check_and_remember(self, ts: str, signature: str, now: float) -> None:
-        """Refuse a request already seen; forget what fell out of the window."""
-        with self._lock:
-            for key, at in list(self._seen.items()):
-                if now - at > WINDOW_S:
-                    del self._seen[key]
-            key = f"{ts}:{signature}"
-            if key in self._seen:
-                raise SlackSignatureError("replayed request")
-            if len(self._seen) >= self._limit:
-                self._seen.pop(next(iter(self._seen)))
-            # verify() takes a timestamp up to WINDOW_S ahead of now: remember it as long
-            self._seen[key] = max(now, float(ts)) if ts.isdigit() else now
+        """Refuse a request already taken (here or by another replica); forget stale ones."""
+        # verify() takes a timestamp up to WINDOW_S ahead of now: remember it as long
+        stamp = max(now, float(ts)) if ts.isdigit() else now
+        until = datetime.fromtimestamp(stamp + WINDOW_S, UTC)
+        key = hashlib.sha256(f"{ts}:{signature}".encode()).hexdigest()
+        with Session(self._engine) as session:
+            session.exec(
+                delete(SeenChatRequest).where(
+                    col(SeenChatRequest.until) < datetime.fromtimestamp(now, UTC)
+                )
+            )
+            session.add(SeenChatRequest(key=key, until=until))
+            try:
+                session.commit()
+            except IntegrityError:
+                raise SlackSignatureError("replayed request") from None
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
+from controlplane import db
+from controlplane.app import create_app
+from controlplane.chat.models import SeenChatRequest
 from controlplane.chat.slack import WINDOW_S, ReplayGuard, SlackSignatureError, parse_form, verify
 from controlplane.config import Settings
+from tests.playbook.conftest import with_touch
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
@@ -80,6 +88,27 @@ def test_a_replayed_request_is_refused(client: TestClient, token_for: Any) -> No
     assert post(client, body, headers).status_code == 401
 
 
+def test_a_request_replayed_to_another_replica_is_refused(
+    client: TestClient, token_for: Any, settings: Settings, clock: Any, workloads: Any
+) -> None:
+    """Two planes on one database (replicas behind one URL): the second sees the first's request."""
+    token_for(name="alice", kind="human", roles=("operator",))
+    body = form("/flaky fails=0 attempts=2")
+    headers = signed(body)
+    assert post(client, body, headers).status_code == 200
+    with Session(client.app.state.ctx.engine) as session:  # type: ignore[attr-defined]
+        assert len(session.exec(select(SeenChatRequest)).all()) == 1  # kept where replicas see it
+    other = with_touch(create_app(settings, clock=clock, workloads=workloads), settings)
+    try:
+        with TestClient(other) as replica:
+            r = post(replica, body, headers)
+            assert r.status_code == 401 and "replayed" in r.text
+            admin = {"Authorization": f"Bearer {client.app.state.ctx.admin_token}"}  # type: ignore[attr-defined]
+            assert replica.get("/v1/runs", headers=admin).json()["count"] == 1
+    finally:
+        other.state.ctx.close()
+
+
 def test_an_unmapped_user_is_refused(client: TestClient) -> None:
     body = form("/flaky", user="U999")
     r = post(client, body, signed(body))
@@ -112,19 +141,28 @@ def test_slack_unconfigured_is_refused(client: TestClient, settings: Settings) -
 # -- the replay guard and the form, on their own -------------------------------------------------
 
 
-def test_the_guard_refuses_a_request_seen_within_the_window() -> None:
-    guard, now = ReplayGuard(), 1_800_000_000.0
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database of the plane's, as every replica shares one."""
+    made = db.make_engine(f"sqlite:///{tmp_path / 'plane.db'}")
+    db.migrate(made)
+    yield made
+    made.dispose()
+
+
+def test_the_guard_refuses_a_request_seen_within_the_window(engine: Engine) -> None:
+    guard, now = ReplayGuard(engine), 1_800_000_000.0
     guard.check_and_remember(str(int(now)), "v0=aa", now)
     guard.check_and_remember(str(int(now)), "v0=bb", now + 1)  # another request, same second
     with pytest.raises(SlackSignatureError, match="replayed"):
         guard.check_and_remember(str(int(now)), "v0=aa", now + WINDOW_S)
 
 
-def test_the_guard_remembers_as_long_as_verify_would_take_the_timestamp() -> None:
+def test_the_guard_remembers_as_long_as_verify_would_take_the_timestamp(engine: Engine) -> None:
     secret, now = "s3cret", 1_800_000_000
     body = form("/flaky")
     for ts in (now - WINDOW_S, now, now + WINDOW_S):  # the oldest, a fresh and the newest taken
-        guard, headers = ReplayGuard(), signed(body, secret=secret, ts=ts)
+        guard, headers = ReplayGuard(engine), signed(body, secret=secret, ts=ts)
         stamp, sig = verify(secret, headers, body, now=now)
         guard.check_and_remember(stamp, sig, now)
         later = now
@@ -138,19 +176,12 @@ def test_the_guard_remembers_as_long_as_verify_would_take_the_timestamp() -> Non
                 guard.check_and_remember(stamp, sig, later)
 
 
-def test_the_guard_forgets_what_left_the_window() -> None:
-    guard, now = ReplayGuard(), 1_800_000_000.0
+def test_the_guard_forgets_what_left_the_window(engine: Engine) -> None:
+    guard, now = ReplayGuard(engine), 1_800_000_000.0
     guard.check_and_remember(str(int(now)), "v0=old", now)
     guard.check_and_remember(str(int(now)), "v0=old", now + WINDOW_S + 1)  # verify refuses it now
-
-
-def test_a_flood_cannot_grow_the_guard_past_its_limit_the_oldest_go_first() -> None:
-    guard, now = ReplayGuard(limit=3), 1_800_000_000.0
-    for n in range(4):
-        guard.check_and_remember(str(int(now)), f"v0={n}", now)
-    guard.check_and_remember(str(int(now)), "v0=0", now)  # pushed out by the fourth
-    with pytest.raises(SlackSignatureError):
-        guard.check_and_remember(str(int(now)), "v0=3", now)
+    with Session(engine) as session:  # what verify would refuse is not kept
+        assert len(session.exec(select(SeenChatRequest)).all()) == 1
 
 
 def test_the_form_reads_what_slack_posts() -> None:
