@@ -171,6 +171,8 @@ def pages(ids: dict[str, Any], records: int) -> list[tuple[str, str, str]]:
         ("audit: text search (common)", "/ui/audit?q=ticket", "/bench/audit-json?q=ticket"),
         ("audit: one record", f"/ui/audit/{mid}", f"/v1/audit?cursor={mid - 1}&limit=1"),
         ("audit: chain status (cached)", "/ui/audit/chain", "/v1/audit?limit=1"),
+        ("dora (30 days)", "/ui/dora", "/v1/dora"),
+        ("dora csv (90 days)", "/ui/dora.csv?window=90", "/v1/dora?window=90"),
     ]  # fmt: skip
 
 
@@ -257,7 +259,9 @@ def _write(
         "whole log (what a page would cost without the bounded stretch the page reads: "
         f"{audit_view.TEXT_WINDOW:,} records, then a link to the next). Overview's baseline is "
         "`/v1/services` only; the page also reads the signals of three environments and asks the "
-        "policy six what-if decisions. The machine is shared and noisy: "
+        "policy six what-if decisions. The DORA page and its CSV are measured on this plane's "
+        "few deployments against `GET /v1/dora` (the same report as JSON); DORA at 10k-1M "
+        "deployments is `bench/dora_scale.py`. The machine is shared and noisy: "
         "compare within the run.",
     ]
     OUT.write_text("\n".join(lines) + "\n")

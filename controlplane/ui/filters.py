@@ -157,3 +157,34 @@ def deployment_filter(params: Mapping[str, str], services: Iterable[str]) -> Dep
         environment=choice(params, "environment", ENVIRONMENTS),
         status=choice(params, "status", DEPLOYMENT_STATUSES),
     )
+
+
+DORA_FIELDS = ("window", "service", "bands")
+DORA_WINDOWS = (7, 30, 90)
+
+
+@dataclass(frozen=True)
+class DoraFilter:
+    """What the DORA page measures: a window in days, one service or all, a band table."""
+
+    window: int = 30
+    service: str | None = None
+    bands: str = "2023"
+
+    def query(self) -> dict[str, str]:
+        """The filter as query parameters (the CSV link carries the same view)."""
+        out = {"window": str(self.window), "service": self.service, "bands": self.bands}
+        return {k: v for k, v in out.items() if v}
+
+
+def dora_filter(
+    params: Mapping[str, str], services: Iterable[str], band_tables: Iterable[str], default: str
+) -> DoraFilter:
+    """Parse the DORA page's (and its CSV's) query string."""
+    only_known(params, DORA_FIELDS)
+    window = choice(params, "window", [str(w) for w in DORA_WINDOWS])
+    return DoraFilter(
+        window=int(window) if window else 30,
+        service=choice(params, "service", services),
+        bands=choice(params, "bands", band_tables) or default,
+    )

@@ -34,13 +34,13 @@ from controlplane.ui.auth import (
     secure,
 )
 from controlplane.ui.render import PREFIX, page
-from controlplane.ui.views import approvals, audit, deployments, incidents, overview, runs
+from controlplane.ui.views import approvals, audit, deployments, dora, incidents, overview, runs
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 # Each page's router carries its full prefix, so a refusal names the route as it was called.
 ROUTERS = (
     router,
-    *(v.router for v in (overview, approvals, deployments, runs, incidents, audit)),
+    *(v.router for v in (overview, approvals, deployments, runs, incidents, audit, dora)),
 )
 
 # Who a refused login is recorded as: nobody was authenticated.

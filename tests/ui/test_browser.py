@@ -8,10 +8,12 @@ desktop and phone widths into $CONTROLPLANE_SCREENSHOT_DIR (default artifacts/sc
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import pytest
 from factories import served, settled
 from fastapi import FastAPI
 
+from controlplane.clock import ManualClock
 from tests.delivery.conftest import deploy_body
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -111,7 +114,7 @@ class Person:
 
 
 def test_a_reviewer_approves_in_the_browser_and_audits_what_happened(
-    browser: Any, plane: dict[str, Any], tmp_path: Path
+    browser: Any, plane: dict[str, Any], tmp_path: Path, clock: ManualClock
 ) -> None:
     staging, http = plane["staging"], plane["http"]
     login = browser.new_page(base_url=plane["base"])
@@ -180,6 +183,7 @@ def test_a_reviewer_approves_in_the_browser_and_audits_what_happened(
     bob.go("/ui/audit?since=not-a-date")
     assert "not a date" in bob.page.locator("main").inner_text()
     bob.shoot("error-bad-date")
+    _dora_counts_the_promotion(bob, plane, clock, tmp_path)
     assert bob.errors == [], bob.errors  # no script error, no CSP violation on any page
 
 
@@ -210,6 +214,61 @@ def test_a_viewer_sees_no_approve_button_and_a_forged_vote_is_refused(
     state = http.get(f"/v1/approvals/{staging['approval_id']}", headers=plane["admin"]).json()
     assert state["status"] == "pending" and state["votes"] == []
     assert vera.errors == []
+
+
+def _dora_counts_the_promotion(
+    bob: Person, plane: dict[str, Any], clock: ManualClock, tmp_path: Path
+) -> None:
+    """Journey 6: staging counts for nothing in DORA; once the release soaked and two humans let
+    it into production, the DORA page counts the deployment (cards, weekly table, chart, CSV)."""
+    http, tokens = plane["http"], plane["tokens"]
+    bob.go("/ui/dora?window=7")
+    main = bob.page.locator("main")
+    assert "nothing to measure yet" in main.inner_text()
+    assert "0 / 7" in bob.page.locator("#key-deployment_frequency").inner_text()
+    bob.shoot("dora-empty")
+
+    clock.advance(timedelta(minutes=16))  # staging soaked (15 min healthy)
+    agent = {"Authorization": f"Bearer {tokens['claude-code']}"}
+    r = http.post("/v1/deployments", json=deploy_body("production"), headers=agent)
+    assert r.status_code == 202 and r.json()["required_approvals"] == 2, r.text
+    prod = r.json()
+    for name in ("alice", "bob"):
+        vote = http.post(f"/v1/approvals/{prod['approval_id']}/approve", json={"comment": "ok"},
+                         headers={"Authorization": f"Bearer {tokens[name]}"})  # fmt: skip
+        assert vote.status_code in (200, 202), vote.text
+    assert settled(http, plane["admin"], {"id": prod["id"], "status": "approved"})["status"] == (
+        "succeeded"
+    )
+    clock.advance(timedelta(minutes=1))  # a window ends at now, exclusive
+
+    bob.page.select_option("select[name=window]", "7")
+    bob.page.click("form.filters button[type=submit]")  # the plain GET form
+    bob.page.wait_for_url("**/ui/dora?window=7**")
+    frequency = bob.page.locator("#key-deployment_frequency").inner_text()
+    assert "0.14/day" in frequency and "1 / 7" in frequency and "HIGH" in frequency.upper()
+    assert "nothing to measure yet" not in main.inner_text()
+    weekly = bob.page.eval_on_selector_all(  # the no-JS table (folded in a <details>)
+        "#dora-weekly tbody tr", "trs => trs.map(tr => [...tr.cells].map(c => c.textContent))"
+    )
+    assert [(w[2], w[3]) for w in weekly if w[2] != "0"] == [("1", "1")], weekly
+    assert "bankchurn" in bob.page.locator("#by-service").inner_text()
+    bob.page.wait_for_selector("#chart-deploys .uplot")  # drawn from the JSON block, CSP intact
+    bob.shoot("dora")
+    with bob.page.expect_download() as download:
+        bob.page.click("text=Export CSV")
+    saved = tmp_path / "dora.csv"
+    download.value.save_as(saved)
+    rows = list(csv.DictReader(saved.read_text().splitlines()))
+    overall = next(
+        r for r in rows if r["slice"] == "overall" and r["key"] == "deployment_frequency"
+    )
+    assert overall["numerator"] == "1.0" and overall["band"] == "high"
+    agent_row = next(
+        r for r in rows
+        if (r["slice"], r["name"], r["key"]) == ("requester", "agent", "deployment_frequency")
+    )  # fmt: skip
+    assert agent_row["numerator"] == "1.0"
 
 
 def _shot_dir() -> Path:
