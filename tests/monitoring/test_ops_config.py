@@ -263,7 +263,11 @@ def _exported(registry: CollectorRegistry, holder: object) -> dict[str, set[str]
     for family in registry.collect():
         for suffix in suffixes[family.type]:
             extra = {"le"} if suffix == "_bucket" else set()
-            names[family.name + suffix] = labels[family.name] | extra
+            # a custom collector (the dora_* gauges) has no wrapper: its samples name its labels
+            own = labels.get(family.name)
+            if own is None:
+                own = {name for sample in family.samples for name in sample.labels}
+            names[family.name + suffix] = own | extra
     return names
 
 
