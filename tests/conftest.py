@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from factories import CI_PUBLIC_KEY
+from factories import CI_PUBLIC_KEY, served, train_bankchurn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -77,10 +75,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real bankchurn artifact, trained once per session on 1,500 rows (service command line)."""
-    out = tmp_path_factory.mktemp("artifact") / "bankchurn"
-    cmd = [sys.executable, "-m", "services.bankchurn.train", "--out", str(out), "--seed", "7"]
-    subprocess.run([*cmd, "--rows", "1500"], cwd=REPO, check=True, capture_output=True)
-    return out
+    return train_bankchurn(tmp_path_factory.mktemp("artifact") / "bankchurn", seed=7)
 
 
 @pytest.fixture
@@ -110,6 +105,13 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """An HTTP client for the plane (no credentials)."""
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def plane_url(app: FastAPI) -> Iterator[str]:
+    """The test plane served over real HTTP on a free loopback port; its base URL."""
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from factories import train_bankchurn
 
 from controlplane.adapters.base import Release, Target
 from controlplane.adapters.workload.local import LocalBackend
@@ -31,14 +30,7 @@ def release_of(artifact: Path) -> Release:
 def bankchurn_artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two small real bundles (seeds 1 and 2) and a tampered one whose /ready never turns 200."""
     root = tmp_path_factory.mktemp("bankchurn")
-    out: dict[str, Path] = {}
-    for name, seed in (("v1", 1), ("v2", 2)):
-        out[name] = root / name
-        subprocess.run(
-            [sys.executable, "-m", "services.bankchurn.train", "--out", str(out[name]),
-             "--seed", str(seed), "--rows", "1500"],
-            check=True, capture_output=True, timeout=300,
-        )  # fmt: skip
+    out = {name: train_bankchurn(root / name, seed) for name, seed in (("v1", 1), ("v2", 2))}
     broken = Path(shutil.copytree(out["v2"], root / "broken"))
     with (broken / "model.joblib").open("ab") as fh:
         fh.write(b"tampered")  # sha256 no longer matches the manifest: the service refuses it

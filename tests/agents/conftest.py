@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from factories import CI_KEY, served
+from factories import CI_KEY
 from fastapi import FastAPI
 
 from controlplane.adapters.workload.local import LocalBackend
@@ -29,13 +29,6 @@ from controlplane.config import Settings
 REPO = Path(__file__).resolve().parents[2]
 AGENTS = ("release-agent", "drift-agent", "incident-agent", "autofix-agent")
 People = dict[str, str]
-
-
-@pytest.fixture
-def plane_url(app: FastAPI) -> Iterator[str]:
-    """The test plane over real HTTP on a free loopback port."""
-    with served(app) as url:
-        yield url
 
 
 @pytest.fixture

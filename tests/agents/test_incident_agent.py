@@ -4,13 +4,12 @@ rollback step waits for two humans; the agent stops there, cannot vote, and the 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from factories import train_bankchurn
 from fastapi import FastAPI
 
 from agents.incident_agent import incidents_of
@@ -54,15 +53,7 @@ def test_alerts_become_one_incident_per_service_and_environment() -> None:
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two bankchurn artifacts (different seeds: two releases)."""
     root = tmp_path_factory.mktemp("artifacts")
-    out = {}
-    for name, seed in (("v1", "3"), ("v2", "4")):
-        out[name] = root / name
-        subprocess.run(
-            [sys.executable, "-m", "services.bankchurn.train", "--out", str(out[name]),
-             "--seed", seed, "--rows", "1500"],
-            cwd=REPO, check=True, capture_output=True,
-        )  # fmt: skip
-    return out
+    return {name: train_bankchurn(root / name, seed) for name, seed in (("v1", 3), ("v2", 4))}
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from factories import DIGEST
+from factories import DIGEST, train_bankchurn
 from fastapi import FastAPI
 
 from controlplane.adapters.workload.local import LocalBackend
@@ -32,10 +32,7 @@ AGENT = "release-agent"
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A trained bankchurn artifact (the service's own training command)."""
-    out = tmp_path_factory.mktemp("artifact") / "bankchurn"
-    cmd = [sys.executable, "-m", "services.bankchurn.train", "--out", str(out), "--seed", "3"]
-    subprocess.run([*cmd, "--rows", "1500"], cwd=REPO, check=True, capture_output=True)
-    return out
+    return train_bankchurn(tmp_path_factory.mktemp("artifact") / "bankchurn", seed=3)
 
 
 def built(state_dir: Path, artifact: Path) -> Path:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from factories import served
 from fastapi import FastAPI
 from typer.testing import CliRunner, Result
 
@@ -15,13 +14,6 @@ from controlplane.cli.main import app as opsctl_app
 
 REPO = Path(__file__).resolve().parents[2]
 Opsctl = Callable[..., Result]
-
-
-@pytest.fixture
-def plane_url(app: FastAPI) -> Iterator[str]:
-    """Serve the test plane over real HTTP in a background thread; yield its base URL."""
-    with served(app) as url:
-        yield url
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from controlplane import db
 from controlplane.config import Settings
 from controlplane.deploy.models import Deployment
 from controlplane.incident.models import Incident
-from tests.cli.conftest import admin_token, opsctl, plane_url  # noqa: F401  (fixtures)
+from tests.cli.conftest import admin_token, opsctl  # noqa: F401  (fixtures)
 
 Add = Callable[..., Any]
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from factories import served
 from fastapi import FastAPI
 
 from controlplane.client import ControlPlaneClient
@@ -15,13 +13,6 @@ from controlplane.clock import ManualClock
 from tests.delivery.conftest import deploy_body
 
 People = dict[str, str]
-
-
-@pytest.fixture
-def plane_url(app: FastAPI) -> Iterator[str]:
-    """The test plane over real HTTP on a free loopback port."""
-    with served(app) as url:
-        yield url
 
 
 @pytest.fixture

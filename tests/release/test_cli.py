@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from factories import served
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from controlplane.cli.main import app as opsctl
 from controlplane.release import routes
-
-
-@pytest.fixture
-def plane_url(app: FastAPI) -> Iterator[str]:
-    """The test plane served over HTTP on a free loopback port."""
-    with served(app) as url:
-        yield url
 
 
 def test_release_build_prints_the_ref_and_the_audit(artifact: Path, tmp_path: Path) -> None:

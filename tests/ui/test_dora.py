@@ -147,7 +147,7 @@ def test_the_csv_export_is_the_cli_layout_of_the_same_numbers(
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert 'filename="dora-7d-bankchurn-2023.csv"' in r.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    from controlplane.cli.dora import CSV_FIELDS, to_csv
+    from controlplane.dora.export import CSV_FIELDS, to_csv
 
     assert tuple(rows[0]) == CSV_FIELDS
     api = client.get("/v1/dora", params={"window": 7, "service": "bankchurn"},

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from controlplane.clock import Clock
 from controlplane.deps import ClockDep, DoraDep, ReadSessionDep
-from controlplane.dora import bands
+from controlplane.dora import bands, export
 from controlplane.dora import service as dora
 from controlplane.dora.models import DoraKeys, DoraReport, KeyValue, WeekPoint
 from controlplane.dora.wiring import DoraParts
@@ -29,14 +29,6 @@ from controlplane.ui.service import Current as UiCurrent
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 MODEL_KEY = "model_lead_time"
 HOUR = 3600.0
-
-
-def _formats() -> Any:
-    """The CLI's key list, value formats and CSV (imported on first use: typer stays out of
-    the server's start-up)."""
-    from controlplane.cli import dora as dora_cli
-
-    return dora_cli
 
 
 def measure(
@@ -65,14 +57,13 @@ def left_out(value: KeyValue) -> list[str]:
 
 def card(field: str, label: str, style: str, keys: DoraKeys) -> dict[str, Any]:
     """One key as a card: raw value in its unit, how it was counted, band, what was left out."""
-    fmt = _formats()
     value: KeyValue = getattr(keys, field)
     plain = value.model_dump()
     return {
         "field": field,
         "label": label,
-        "shown": fmt.shown(plain, style),
-        "counted": fmt.counted(field, {**plain, "left_out": {}}),
+        "shown": export.shown(plain, style),
+        "counted": export.counted(field, {**plain, "left_out": {}}),
         "band": value.band,
         "band_report": value.band_report,
         "window": value.window_days,
@@ -83,9 +74,8 @@ def card(field: str, label: str, style: str, keys: DoraKeys) -> dict[str, Any]:
 
 def slices(parts: dict[str, DoraKeys]) -> list[dict[str, Any]]:
     """One row per requester kind or service: every key's value and band side by side."""
-    fmt = _formats()
     return [
-        {"name": name, "cells": [card(f, label, style, keys) for f, label, style in fmt.KEYS]}
+        {"name": name, "cells": [card(f, label, style, keys) for f, label, style in export.KEYS]}
         for name, keys in parts.items()
     ]
 
@@ -124,9 +114,8 @@ def dora_page(
     """The DORA keys of production over 7, 30 or 90 days, overall, by who asked and service."""
     chosen = choose(request, user)
     report = measure(chosen, session, clock, parts)
-    fmt = _formats()
     overall = report.overall
-    model_key = next(k for k in fmt.KEYS if k[0] == MODEL_KEY)
+    model_key = next(k for k in export.KEYS if k[0] == MODEL_KEY)
     context = {
         "chosen": chosen,
         "report": report,
@@ -134,9 +123,9 @@ def dora_page(
         "services": KNOWN_SERVICES,
         "band_tables": bands.versions(),
         "has_data": has_data(report),
-        "cards": [card(f, lb, st, overall) for f, lb, st in fmt.KEYS if f != MODEL_KEY],
+        "cards": [card(f, lb, st, overall) for f, lb, st in export.KEYS if f != MODEL_KEY],
         "model": card(model_key[0], model_key[1], model_key[2], overall),
-        "headers": [lb for f, lb, _ in fmt.KEYS],
+        "headers": [lb for f, lb, _ in export.KEYS],
         "by_requester": slices(report.by_requester),
         "by_service": slices(report.by_service),
         "chart": series(report.weekly),
@@ -152,7 +141,7 @@ def dora_csv(
     """Every key of every slice as CSV, the layout of `opsctl dora --csv`."""
     chosen = choose(request, user)
     report = measure(chosen, session, clock, parts)
-    body = _formats().to_csv(report.model_dump(mode="json"))
+    body = export.to_csv(report.model_dump(mode="json"))
     name = f"dora-{chosen.window}d-{chosen.service or 'all'}-{chosen.bands}.csv"
     headers = {
         "Content-Disposition": f'attachment; filename="{name}"',
